@@ -1,0 +1,13 @@
+import strawberry
+
+from accounts.graphql.types import ViewerType
+from config.graphql_context import actor_of
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller: user, current tenant and role.")
+    def viewer(self, info: strawberry.Info) -> ViewerType:
+        actor = actor_of(info)
+        return ViewerType(user=actor.user, tenant=actor.tenant, role=actor.role,
+                          is_superuser=actor.is_superuser)

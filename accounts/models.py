@@ -1,0 +1,73 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person or service account; belongs to tenants through memberships."""
+
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+    "Use 1-63 lowercase letters, digits and inner hyphens.",
+    code="invalid_slug",
+)
+
+
+class ScanPolicy(models.TextChoices):
+    BLOCK = "block", "Block flagged files"
+    WARN = "warn", "Warn: flagged files stay downloadable"
+
+
+class Tenant(models.Model):
+    slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
+    organization = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    is_default = models.BooleanField(default=False, editable=False)
+    scan_policy = models.CharField(
+        max_length=8, choices=ScanPolicy.choices, default=ScanPolicy.BLOCK
+    )
+    allow_anonymous_read = models.BooleanField(
+        default=False, help_text="Anonymous callers may read this tenant's public objects."
+    )
+    quota_bytes = models.BigIntegerField(default=settings.REGISTRY_DEFAULT_QUOTA_BYTES)
+    quota_files = models.PositiveIntegerField(default=settings.REGISTRY_DEFAULT_QUOTA_FILES)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True),
+                name="one_default_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MAINTAINER = "maintainer", "Maintainer"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_tenant"),
+        ]
+        indexes = [models.Index(fields=["tenant", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"

@@ -1,0 +1,8 @@
+from registry.errors import RegistryErrorCode
+
+# Each domain keeps its own code enum; this is the catalogue `errorCodes` serves.
+ERROR_CODE_ENUMS = [RegistryErrorCode]
+
+
+def all_error_codes() -> list[tuple[str, str]]:
+    return sorted((code.value, code.label) for enum in ERROR_CODE_ENUMS for code in enum)

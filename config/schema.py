@@ -1,0 +1,63 @@
+"""The one place where the apps' GraphQL queries and mutations are combined."""
+
+import strawberry
+from django.conf import settings
+from strawberry import relay
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+import config
+from accounts.graphql.schema import Query as AccountsQuery
+from config.errors import all_error_codes
+from registry.graphql.mutations import Mutation as RegistryMutation
+from registry.graphql.schema import Query as RegistryQuery
+
+
+@strawberry.type(name="ErrorCode")
+class ErrorCodeType:
+    code: str
+    description: str
+
+
+@strawberry.type(name="ServerInfo")
+class ServerInfoType:
+    name: str
+    version: str
+    environment: str
+    storage_backend: str
+    workers_eager: bool
+
+
+@strawberry.type
+class CoreQuery:
+    node: relay.Node | None = relay.node(description="Any object the caller may see, else null.")
+    nodes: list[relay.Node | None] = relay.node(
+        description="Objects the caller may see, in order; null for the others."
+    )
+
+    @strawberry.field(description="Every error code the API can return.")
+    def error_codes(self) -> list[ErrorCodeType]:
+        return [ErrorCodeType(code=code, description=description)
+                for code, description in all_error_codes()]
+
+    @strawberry.field
+    def server_info(self) -> ServerInfoType:
+        return ServerInfoType(
+            name="model-registry",
+            version=config.__version__,
+            environment=settings.ENVIRONMENT,
+            storage_backend=settings.STORAGE_BACKEND_NAME,
+            workers_eager=settings.CELERY_TASK_ALWAYS_EAGER,
+        )
+
+
+Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery))
+Mutation = merge_types("Mutation", (RegistryMutation,))
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[DjangoOptimizerExtension],
+    config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE),
+)

@@ -1,0 +1,34 @@
+from django.db import models
+
+
+class RegistryErrorCode(models.TextChoices):
+    """Codes carried by `OperationInfo` messages; the label is the description clients see."""
+
+    NOT_FOUND = "not_found", "The object does not exist or is not visible to you."
+    PERMISSION_DENIED = "permission_denied", "You may not perform this operation."
+    DUPLICATE_NAME = "duplicate_name", "The name is already taken in this tenant."
+    DUPLICATE_VERSION = "duplicate_version", "This version string already exists."
+    DUPLICATE_PATH = "duplicate_path", "A file with this path already exists in the version."
+    INVALID_NAME = "invalid_name", "The name has characters or a length that are not allowed."
+    INVALID_VERSION = "invalid_version", "Not a semantic version (MAJOR.MINOR.PATCH[-pre][+build])."
+    INVALID_PATH = "invalid_path", "Not a safe relative file path."
+    INVALID_URI = "invalid_uri", "Not an allowed source URI."
+    INVALID_CHOICE = "invalid_choice", "The value is not one of the allowed choices."
+    INVALID_METADATA = "invalid_metadata", "A metadata name or value is empty or too long."
+    INVALID_METRICS = "invalid_metrics", "Metrics must map names to finite numbers."
+    INVALID_HARDWARE = "invalid_hardware", "Hardware requirements do not match their schema."
+    INVALID_IMAGE = "invalid_image", "A container image reference is malformed."
+    INVALID_LICENSE = "invalid_license", "Not an SPDX license identifier."
+    INVALID_TAG = "invalid_tag", "A tag name is empty, too long or has forbidden characters."
+    TOO_MANY_ITEMS = "too_many_items", "Too many tags, metadata entries or references."
+    TAG_IN_USE = "tag_in_use", "A default vocabulary entry that is in use cannot be deleted."
+    ALIAS_VERSION_MISMATCH = "alias_version_mismatch", "The version belongs to another model."
+    FILE_TOO_LARGE = "file_too_large", "The file exceeds the maximum file size."
+    QUOTA_EXCEEDED = "quota_exceeded", "The tenant's storage quota would be exceeded."
+    INTEGRITY_MISMATCH = "integrity_mismatch", "Size or sha256 does not match the bytes received."
+    FILE_NOT_DOWNLOADABLE = (
+        "file_not_downloadable", "The file is quarantined until it is scanned clean."
+    )
+    UPLOAD_NOT_OPEN = "upload_not_open", "The upload session is completed, aborted or expired."
+    INVALID_PART = "invalid_part", "A part is missing, duplicated or does not match."
+    READ_ONLY_TOKEN = "read_only_token", "The token's scopes do not allow this operation."

@@ -1,0 +1,9 @@
+import strawberry
+
+from registry import models
+
+StatusEnum = strawberry.enum(models.Status, name="Status")
+VisibilityEnum = strawberry.enum(models.Visibility, name="Visibility")
+VocabularyUsageEnum = strawberry.enum(models.VocabularyUsage, name="VocabularyUsage")
+VersionStateEnum = strawberry.enum(models.VersionState, name="VersionState")
+ScanStatusEnum = strawberry.enum(models.ScanStatus, name="ScanStatus")

@@ -1,0 +1,271 @@
+from typing import Annotated
+
+import strawberry
+import strawberry_django
+from django.db.models import Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
+from strawberry import relay
+from strawberry.scalars import JSON
+from strawberry_django.relay import DjangoListConnection
+
+from accounts.graphql.types import UserType
+from config.graphql_context import actor_of
+from registry import models as registry_models
+from registry import selectors
+from registry.graphql.enums import (
+    ScanStatusEnum,
+    StatusEnum,
+    VersionStateEnum,
+    VisibilityEnum,
+    VocabularyUsageEnum,
+)
+from registry.graphql.filters import (
+    DatasetFilter,
+    DatasetOrder,
+    MetadataKeyFilter,
+    RegisteredModelFilter,
+    RegisteredModelOrder,
+    TagFilter,
+    VocabularyOrder,
+)
+from registry.graphql.scalars import BigInt
+from registry.urls_public import archive_url, file_download_url
+
+
+@strawberry.type(name="MetadataEntry")
+class MetadataEntryType:
+    name: str
+    value: str
+
+
+@strawberry.type(name="HardwareRequirements")
+class HardwareRequirementsType:
+    min_memory_mb: BigInt | None = None
+    min_cpu_cores: int | None = None
+    gpu_memory_mb: BigInt | None = None
+    disk_mb: BigInt | None = None
+    accelerators: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="ContainerImage")
+class ContainerImageType:
+    registry: str
+    repository: str
+    digest: str
+
+
+def _metadata_field(table: type[registry_models.MetadataEntry]):
+    """`metadata` on a catalog type: one prefetch per page, whatever its size."""
+
+    @strawberry_django.field(
+        prefetch_related=[Prefetch("metadata", queryset=table.objects.select_related("key"))]
+    )
+    def metadata(root) -> list[MetadataEntryType]:
+        return [MetadataEntryType(name=entry.key.name, value=entry.value)
+                for entry in root.metadata.all()]
+
+    return metadata
+
+
+@strawberry_django.type(registry_models.Tag, name="Tag", filters=TagFilter, order=VocabularyOrder)
+class TagType(relay.Node):
+    name: str
+    usage: VocabularyUsageEnum
+    description: str
+    created_at: strawberry.auto
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return queryset.filter(tenant=actor_of(info).tenant)
+
+    @strawberry_django.field(description="Models and datasets carrying this tag.")
+    def usage_count(self, info: strawberry.Info) -> int:
+        annotated = getattr(self, "usage_count", None)
+        if annotated is None:
+            return selectors.tags_with_usage(actor_of(info)).get(pk=self.pk).usage_count
+        return annotated
+
+
+@strawberry_django.type(registry_models.MetadataKey, name="MetadataKey", filters=MetadataKeyFilter,
+                        order=VocabularyOrder)
+class MetadataKeyType(relay.Node):
+    name: str
+    usage: VocabularyUsageEnum
+    description: str
+    created_at: strawberry.auto
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return queryset.filter(tenant=actor_of(info).tenant)
+
+    @strawberry_django.field(description="Entries using this metadata name.")
+    def usage_count(self, info: strawberry.Info) -> int:
+        annotated = getattr(self, "usage_count", None)
+        if annotated is None:
+            return selectors.metadata_keys_with_usage(actor_of(info)).get(pk=self.pk).usage_count
+        return annotated
+
+
+@strawberry_django.type(registry_models.ArtifactFile, name="ArtifactFile")
+class ArtifactFileType(relay.Node):
+    path: str
+    size: BigInt
+    sha256: str
+    content_type: str
+    scan_status: ScanStatusEnum
+    created_at: strawberry.auto
+    last_downloaded_at: strawberry.auto
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_files(queryset, actor_of(info))
+
+    @strawberry_django.field(description="Follow with an authorised GET to fetch the bytes.")
+    def download_url(self) -> str:
+        return file_download_url(self)
+
+
+class VersionFields:
+    """Fields shared by model versions and dataset versions."""
+
+    version: str
+    description: str
+    state: VersionStateEnum
+    metrics: JSON
+    created_at: strawberry.auto
+    updated_at: strawberry.auto
+    created_by: UserType
+
+    @strawberry_django.field(only=["source_uri"])
+    def source(self) -> str:
+        return self.source_uri
+
+    @strawberry_django.field(prefetch_related=["files"],
+                             description="The worst scan status of the version's files.")
+    def scan_status(self) -> ScanStatusEnum:
+        return selectors.version_scan_status(list(self.files.all()))
+
+    @strawberry_django.field(description="The whole version as one archive.")
+    def archive_url(self) -> str:
+        return archive_url(self)
+
+
+@strawberry_django.type(registry_models.ModelVersion, name="ModelVersion")
+class ModelVersionType(VersionFields, relay.Node):
+    model: Annotated["RegisteredModelType", strawberry.lazy("registry.graphql.types")]
+    precision: str
+    checkpoints: list[str]
+    files: list[ArtifactFileType]
+    dataset_versions: list[Annotated["DatasetVersionType",
+                                     strawberry.lazy("registry.graphql.types")]]
+    metadata: list[MetadataEntryType] = _metadata_field(registry_models.ModelVersionMetadata)
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_model_versions(queryset, actor_of(info))
+
+    @strawberry_django.field(only=["hardware"])
+    def hardware(self) -> HardwareRequirementsType:
+        return HardwareRequirementsType(**self.hardware)
+
+    @strawberry_django.field(only=["container_images"])
+    def container_images(self) -> list[ContainerImageType]:
+        return [ContainerImageType(**image) for image in self.container_images]
+
+    @strawberry_django.field(prefetch_related=["aliases"])
+    def aliases(self) -> list[str]:
+        return sorted(alias.name for alias in self.aliases.all())
+
+
+@strawberry_django.type(registry_models.DatasetVersion, name="DatasetVersion")
+class DatasetVersionType(VersionFields, relay.Node):
+    dataset: Annotated["DatasetType", strawberry.lazy("registry.graphql.types")]
+    files: list[ArtifactFileType]
+    metadata: list[MetadataEntryType] = _metadata_field(registry_models.DatasetVersionMetadata)
+    model_versions: list[ModelVersionType] = strawberry_django.field(
+        description="Model versions trained or evaluated on this dataset version."
+    )
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_dataset_versions(queryset, actor_of(info))
+
+
+@strawberry_django.type(registry_models.ModelAlias, name="ModelAlias")
+class ModelAliasType(relay.Node):
+    name: str
+    version: ModelVersionType
+    updated_at: strawberry.auto
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_aliases(queryset, actor_of(info))
+
+
+class CatalogFields:
+    """Fields shared by registered models and datasets."""
+
+    name: str
+    project_name: str
+    description: str
+    readme: str
+    status: StatusEnum
+    visibility: VisibilityEnum
+    license: str
+    author: str
+    organization: str
+    category: str
+    architecture: str
+    framework: str
+    created_at: strawberry.auto
+    updated_at: strawberry.auto
+    owner: UserType
+    tags: list[TagType]
+
+
+def _latest_versions(version_class: type[registry_models.Version], parent_field: str) -> Prefetch:
+    """The newest version of each parent in one query, ranked by semantic version."""
+    ranked = version_class.objects.annotate(
+        semver_rank=Window(RowNumber(), partition_by=[parent_field],
+                           order_by=list(registry_models.Version.SEMVER_ORDER))
+    ).filter(semver_rank=1)
+    return Prefetch("versions", queryset=ranked, to_attr="latest_versions")
+
+
+@strawberry_django.type(registry_models.RegisteredModel, name="RegisteredModel",
+                        filters=RegisteredModelFilter, order=RegisteredModelOrder)
+class RegisteredModelType(CatalogFields, relay.Node):
+    versions: DjangoListConnection[ModelVersionType] = strawberry_django.connection()
+    aliases: list[ModelAliasType]
+    datasets: list[Annotated["DatasetType", strawberry.lazy("registry.graphql.types")]]
+    metadata: list[MetadataEntryType] = _metadata_field(registry_models.ModelMetadata)
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_catalog(queryset, actor_of(info))
+
+    @strawberry_django.field(
+        prefetch_related=[_latest_versions(registry_models.ModelVersion, "model")]
+    )
+    def latest_version(self) -> ModelVersionType | None:
+        return next(iter(self.latest_versions), None)
+
+
+@strawberry_django.type(registry_models.Dataset, name="Dataset", filters=DatasetFilter,
+                        order=DatasetOrder)
+class DatasetType(CatalogFields, relay.Node):
+    versions: DjangoListConnection[DatasetVersionType] = strawberry_django.connection()
+    metadata: list[MetadataEntryType] = _metadata_field(registry_models.DatasetMetadata)
+    models: list[RegisteredModelType] = strawberry_django.field(
+        description="Models that declare this dataset in their lineage."
+    )
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_catalog(queryset, actor_of(info))
+
+    @strawberry_django.field(
+        prefetch_related=[_latest_versions(registry_models.DatasetVersion, "dataset")]
+    )
+    def latest_version(self) -> DatasetVersionType | None:
+        return next(iter(self.latest_versions), None)

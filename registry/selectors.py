@@ -1,0 +1,232 @@
+"""Reads. Every queryset a caller can reach starts from one of the `*_visible_to` functions."""
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+
+from accounts.actor import Actor
+from registry.models import (
+    ArtifactFile,
+    CatalogEntry,
+    Dataset,
+    DatasetGroupObjectPermission,
+    DatasetMetadata,
+    DatasetUserObjectPermission,
+    DatasetVersion,
+    DatasetVersionMetadata,
+    MetadataKey,
+    ModelAlias,
+    ModelMetadata,
+    ModelVersion,
+    ModelVersionMetadata,
+    RegisteredModel,
+    RegisteredModelGroupObjectPermission,
+    RegisteredModelUserObjectPermission,
+    ScanStatus,
+    Tag,
+    Visibility,
+)
+
+
+class SubqueryCount(Subquery):
+    """COUNT(*) of a correlated subquery, as one scalar column (no GROUP BY on the outer query)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
+    output_field = IntegerField()
+
+
+PERMISSION_TABLES = {
+    RegisteredModel: (RegisteredModelUserObjectPermission, RegisteredModelGroupObjectPermission),
+    Dataset: (DatasetUserObjectPermission, DatasetGroupObjectPermission),
+}
+
+
+def restrict_catalog(queryset: QuerySet, actor: Actor) -> QuerySet:
+    """Entries of the actor's tenant that are public, owned by them, or shared with them."""
+    if actor.tenant is None:
+        return queryset.none()
+    queryset = queryset.filter(tenant=actor.tenant)
+    if actor.is_tenant_admin:
+        return queryset
+    if actor.user is None:
+        return queryset.filter(visibility=Visibility.PUBLIC)
+    user_permissions, group_permissions = PERMISSION_TABLES[queryset.model]
+    shared_with_user = user_permissions.objects.filter(
+        content_object=OuterRef("pk"), user=actor.user
+    )
+    visible = Q(visibility=Visibility.PUBLIC) | Q(owner=actor.user) | Exists(shared_with_user)
+    if actor.group_ids:
+        visible |= Exists(group_permissions.objects.filter(
+            content_object=OuterRef("pk"), group_id__in=actor.group_ids
+        ))
+    return queryset.filter(visible)
+
+
+def catalog_visible_to(entry_class: type[CatalogEntry], actor: Actor) -> QuerySet:
+    return restrict_catalog(entry_class.objects.all(), actor)
+
+
+def models_visible_to(actor: Actor) -> QuerySet[RegisteredModel]:
+    return catalog_visible_to(RegisteredModel, actor)
+
+
+def datasets_visible_to(actor: Actor) -> QuerySet[Dataset]:
+    return catalog_visible_to(Dataset, actor)
+
+
+def restrict_model_versions(queryset: QuerySet, actor: Actor) -> QuerySet[ModelVersion]:
+    return queryset.filter(model__in=models_visible_to(actor))
+
+
+def restrict_dataset_versions(queryset: QuerySet, actor: Actor) -> QuerySet[DatasetVersion]:
+    return queryset.filter(dataset__in=datasets_visible_to(actor))
+
+
+def model_versions_visible_to(actor: Actor) -> QuerySet[ModelVersion]:
+    return restrict_model_versions(ModelVersion.objects.all(), actor)
+
+
+def dataset_versions_visible_to(actor: Actor) -> QuerySet[DatasetVersion]:
+    return restrict_dataset_versions(DatasetVersion.objects.all(), actor)
+
+
+def restrict_files(queryset: QuerySet, actor: Actor) -> QuerySet[ArtifactFile]:
+    return queryset.filter(
+        Q(model_version__model__in=models_visible_to(actor))
+        | Q(dataset_version__dataset__in=datasets_visible_to(actor))
+    )
+
+
+def files_visible_to(actor: Actor) -> QuerySet[ArtifactFile]:
+    return restrict_files(ArtifactFile.objects.all(), actor)
+
+
+def restrict_aliases(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAlias]:
+    return queryset.filter(model__in=models_visible_to(actor))
+
+
+def tenant_vocabulary(entry_class: type[Tag] | type[MetadataKey], actor: Actor) -> QuerySet:
+    if actor.tenant is None:
+        return entry_class.objects.none()
+    return entry_class.objects.filter(tenant=actor.tenant)
+
+
+def tag_usage_count_expression():
+    """Models and datasets carrying the tag of the outer query."""
+    return (SubqueryCount(RegisteredModel.tags.through.objects.filter(tag=OuterRef("pk")))
+            + SubqueryCount(Dataset.tags.through.objects.filter(tag=OuterRef("pk"))))
+
+
+def metadata_key_usage_count_expression():
+    """Metadata entries, on any kind of object, using the name of the outer query."""
+    counts = [SubqueryCount(table.objects.filter(key=OuterRef("pk")))
+              for table in (ModelMetadata, DatasetMetadata, ModelVersionMetadata,
+                            DatasetVersionMetadata)]
+    return counts[0] + counts[1] + counts[2] + counts[3]
+
+
+def tags_with_usage(actor: Actor) -> QuerySet[Tag]:
+    return tenant_vocabulary(Tag, actor).annotate(usage_count=tag_usage_count_expression())
+
+
+def metadata_keys_with_usage(actor: Actor) -> QuerySet[MetadataKey]:
+    return tenant_vocabulary(MetadataKey, actor).annotate(
+        usage_count=metadata_key_usage_count_expression()
+    )
+
+
+def catalog_search(queryset: QuerySet, text: str) -> QuerySet:
+    """Free-text search over name, description and README.
+
+    PostgreSQL: the GIN-indexed `search_vector` (stemmed); elsewhere a portable
+    case-insensitive substring match on each word.
+    """
+    text = text.strip()
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, config="english", search_type="websearch")
+        return queryset.filter(search_vector=query)
+    for word in text.split():
+        queryset = queryset.filter(
+            Q(name__icontains=word) | Q(description__icontains=word) | Q(readme__icontains=word)
+        )
+    return queryset
+
+
+def model_version_find(
+    actor: Actor,
+    *,
+    name: str | None = None,
+    project_name: str | None = None,
+    version: str | None = None,
+    category: str | None = None,
+    architecture: str | None = None,
+    precision: str | None = None,
+    alias: str | None = None,
+) -> ModelVersion | None:
+    """The newest visible model version matching all given criteria."""
+    criteria = {
+        "model__name": name,
+        "model__project_name": project_name,
+        "version": version,
+        "model__category": category,
+        "model__architecture": architecture,
+        "precision": precision,
+        "aliases__name": alias,
+    }
+    return (
+        model_versions_visible_to(actor)
+        .filter(**{field: value for field, value in criteria.items() if value is not None})
+        .order_by(*ModelVersion.SEMVER_ORDER, "-created_at")
+        .first()
+    )
+
+
+def version_scan_status(files: list[ArtifactFile]) -> str:
+    """A version is as clean as its worst file."""
+    statuses = {file.scan_status for file in files}
+    for status in (ScanStatus.FLAGGED, ScanStatus.ERROR, ScanStatus.PENDING,
+                   ScanStatus.RELEASED):
+        if status in statuses:
+            return status
+    return ScanStatus.CLEAN
+
+
+def _granted(actor: Actor, entry: CatalogEntry, codenames: list[str]) -> bool:
+    user_permissions, group_permissions = PERMISSION_TABLES[type(entry)]
+    if user_permissions.objects.filter(content_object=entry, user=actor.user,
+                                       permission__codename__in=codenames).exists():
+        return True
+    return bool(actor.group_ids) and group_permissions.objects.filter(
+        content_object=entry, group_id__in=actor.group_ids, permission__codename__in=codenames
+    ).exists()
+
+
+def can_change(actor: Actor, entry: CatalogEntry) -> bool:
+    """Owners, tenant admins and holders of `change` or `manage` may change an entry."""
+    if actor.user is None or actor.tenant is None or entry.tenant_id != actor.tenant.pk:
+        return False
+    if actor.is_tenant_admin or entry.owner_id == actor.user.pk:
+        return True
+    model_name = entry._meta.model_name
+    return _granted(actor, entry, [f"change_{model_name}", f"manage_{model_name}"])
+
+
+def can_manage(actor: Actor, entry: CatalogEntry) -> bool:
+    """Owners, tenant admins and holders of `manage` may share and delete an entry."""
+    if actor.user is None or actor.tenant is None or entry.tenant_id != actor.tenant.pk:
+        return False
+    if actor.is_tenant_admin or entry.owner_id == actor.user.pk:
+        return True
+    return _granted(actor, entry, [f"manage_{entry._meta.model_name}"])
+
+
+def file_is_downloadable(artifact: ArtifactFile, tenant_scan_policy: str) -> bool:
+    """Only clean or released files, or flagged ones where the tenant's policy is `warn`.
+
+    Pending and errored files stay quarantined whatever the policy (fail closed).
+    """
+    if artifact.scan_status in (ScanStatus.CLEAN, ScanStatus.RELEASED):
+        return True
+    return artifact.scan_status == ScanStatus.FLAGGED and tenant_scan_policy == "warn"

@@ -1,0 +1,474 @@
+"""Writes. Keyword-only, atomic, and unaware of GraphQL: errors are ValidationErrors with codes."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from django.contrib.postgres.search import SearchVector
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from accounts.actor import Actor
+from accounts.models import User
+from registry import selectors, signals, storage
+from registry.errors import RegistryErrorCode as Code
+from registry.models import (
+    ArtifactFile,
+    CatalogEntry,
+    Dataset,
+    DatasetMetadata,
+    DatasetVersion,
+    DatasetVersionMetadata,
+    MetadataKey,
+    ModelAlias,
+    ModelMetadata,
+    ModelVersion,
+    ModelVersionMetadata,
+    RegisteredModel,
+    Status,
+    Tag,
+    Version,
+    VersionState,
+    Visibility,
+    VocabularyUsage,
+)
+from registry.validators import (
+    parse_semver,
+    validate_choice,
+    validate_container_image,
+    validate_file_path,
+    validate_hardware,
+    validate_item_count,
+    validate_license,
+    validate_metadata_entry,
+    validate_metrics,
+    validate_name,
+    validate_source_uri,
+    validate_tag_name,
+    validate_text,
+)
+
+METADATA_TABLES = {
+    RegisteredModel: ModelMetadata,
+    Dataset: DatasetMetadata,
+    ModelVersion: ModelVersionMetadata,
+    DatasetVersion: DatasetVersionMetadata,
+}
+
+
+def not_found(field_name: str = "id") -> ValidationError:
+    # Forbidden and missing look the same, so nothing leaks across visibility or tenants.
+    return ValidationError({field_name: "Not found."}, code=Code.NOT_FOUND)
+
+
+def require_scope(actor: Actor, scope: str = "write") -> None:
+    if not actor.has_scope(scope):
+        raise ValidationError("This token's scopes do not allow changes.",
+                              code=Code.READ_ONLY_TOKEN)
+
+
+def require_creator(actor: Actor) -> None:
+    require_scope(actor)
+    if not actor.can_create:
+        raise ValidationError("Your role in this tenant may not create objects.",
+                              code=Code.PERMISSION_DENIED)
+
+
+# --- Vocabulary ----------------------------------------------------------------------------
+
+def vocabulary_resolve(*, entry_class: type[Tag] | type[MetadataKey], actor: Actor,
+                       names: Iterable[str]) -> list:
+    """The tenant's entries for `names`; names nobody has used before become folk entries."""
+    names = list(dict.fromkeys(names))
+    existing = {e.name: e for e in entry_class.objects.filter(tenant=actor.tenant,
+                                                              name__in=names)}
+    missing = [name for name in names if name not in existing]
+    if missing:
+        entry_class.objects.bulk_create(
+            [entry_class(tenant=actor.tenant, name=name, usage=VocabularyUsage.FOLK)
+             for name in missing],
+            ignore_conflicts=True,  # a concurrent request may create the same entry
+        )
+        existing.update({e.name: e for e in entry_class.objects.filter(tenant=actor.tenant,
+                                                                       name__in=missing)})
+    return [existing[name] for name in names]
+
+
+@transaction.atomic
+def default_vocabulary_entry_create(*, entry_class: type[Tag] | type[MetadataKey],
+                                    actor: Actor, name: str, description: str = ""):
+    _require_tenant_admin(actor)
+    validate_tag_name(name)
+    validate_text(description, "description", 500)
+    entry, created = entry_class.objects.get_or_create(
+        tenant=actor.tenant, name=name,
+        defaults={"usage": VocabularyUsage.DEFAULT, "description": description},
+    )
+    if not created:
+        entry.usage = VocabularyUsage.DEFAULT
+        entry.description = description or entry.description
+        entry.save(update_fields=["usage", "description"])
+    return entry
+
+
+@transaction.atomic
+def vocabulary_entry_delete(*, entry_class: type[Tag] | type[MetadataKey], actor: Actor,
+                            entry_id: int) -> None:
+    _require_tenant_admin(actor)
+    annotated = (selectors.tags_with_usage(actor) if entry_class is Tag
+                 else selectors.metadata_keys_with_usage(actor))
+    entry = annotated.select_for_update().filter(pk=entry_id).first()
+    if entry is None:
+        raise not_found()
+    if entry.usage_count:
+        raise ValidationError(
+            {"id": f"{entry.name!r} is used {entry.usage_count} times; remove it from those "
+                   "objects first."},
+            code=Code.TAG_IN_USE,
+        )
+    entry.delete()
+
+
+def _require_tenant_admin(actor: Actor) -> None:
+    require_scope(actor)
+    if not actor.is_tenant_admin:
+        raise ValidationError("Only tenant admins may do this.", code=Code.PERMISSION_DENIED)
+
+
+# --- Catalog entries (models and datasets) -------------------------------------------------
+
+@dataclass
+class ListChanges:
+    add: list = field(default_factory=list)
+    remove: list = field(default_factory=list)
+
+
+CATALOG_TEXT_FIELDS = ("project_name", "description", "readme", "author", "organization",
+                       "category", "architecture", "framework", "license")
+
+
+def _clean_catalog_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    if "name" in fields:
+        validate_name(fields["name"])
+    if "status" in fields:
+        validate_choice(fields["status"], Status, "status")
+    if "visibility" in fields:
+        validate_choice(fields["visibility"], Visibility, "visibility")
+    if "license" in fields:
+        validate_license(fields["license"])
+    for name in CATALOG_TEXT_FIELDS:
+        if name in fields:
+            validate_text(fields[name], name, 100_000 if name in ("readme", "description")
+                          else 200)
+    return fields
+
+
+@transaction.atomic
+def catalog_entry_create(
+    *,
+    entry_class: type[CatalogEntry],
+    actor: Actor,
+    name: str,
+    tags: list[str] = (),
+    metadata: dict[str, str] | None = None,
+    users: list[int] = (),
+    datasets: list[int] = (),
+    **fields: Any,
+) -> CatalogEntry:
+    require_creator(actor)
+    _clean_catalog_fields({"name": name, **fields})
+    if entry_class.objects.filter(tenant=actor.tenant, name=name).exists():
+        raise _duplicate_name(name)
+    entry = entry_class(tenant=actor.tenant, owner=actor.user, name=name, **fields)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as error:  # lost a race with a concurrent create
+        raise _duplicate_name(name) from error
+    _apply_relations(entry, actor, tags=ListChanges(add=list(tags)),
+                     metadata=metadata or {}, users=ListChanges(add=list(users)),
+                     datasets=ListChanges(add=list(datasets)))
+    _refresh_search_vector(entry)
+    return entry
+
+
+@transaction.atomic
+def catalog_entry_update(
+    *,
+    entry_class: type[CatalogEntry],
+    actor: Actor,
+    entry_id: int,
+    tags: ListChanges | None = None,
+    metadata: dict[str, str | None] | None = None,
+    users: ListChanges | None = None,
+    datasets: ListChanges | None = None,
+    **fields: Any,
+) -> CatalogEntry:
+    require_scope(actor)
+    entry = catalog_entry_for_change(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    _clean_catalog_fields(fields)
+    if "name" in fields and fields["name"] != entry.name and entry_class.objects.filter(
+        tenant=actor.tenant, name=fields["name"]
+    ).exists():
+        raise _duplicate_name(fields["name"])
+    if users and (users.add or users.remove) and not selectors.can_manage(actor, entry):
+        raise not_found()
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save()
+    _apply_relations(entry, actor, tags=tags, metadata=metadata or {}, users=users,
+                     datasets=datasets)
+    _refresh_search_vector(entry)
+    return entry
+
+
+@transaction.atomic
+def catalog_entry_delete(*, entry_class: type[CatalogEntry], actor: Actor,
+                         entry_id: int) -> None:
+    require_scope(actor)
+    entry = catalog_entry_for_change(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    if not selectors.can_manage(actor, entry):
+        raise not_found()
+    blob_ids = list(ArtifactFile.objects.filter(
+        **{f"{_version_field(entry_class)}__{entry_class._meta.model_name}": entry}
+    ).values_list("blob_id", flat=True))
+    entry.delete()
+    storage.blobs_release(blob_ids)
+
+
+def catalog_entry_for_change(*, entry_class: type[CatalogEntry], actor: Actor,
+                             entry_id: int) -> CatalogEntry:
+    entry = (selectors.catalog_visible_to(entry_class, actor)
+             .select_for_update(of=("self",)).filter(pk=entry_id).first())
+    if entry is None or not selectors.can_change(actor, entry):
+        raise not_found()
+    return entry
+
+
+def _version_field(entry_class: type[CatalogEntry]) -> str:
+    return "model_version" if entry_class is RegisteredModel else "dataset_version"
+
+
+def _duplicate_name(name: str) -> ValidationError:
+    return ValidationError({"name": f"{name!r} already exists in this tenant."},
+                           code=Code.DUPLICATE_NAME)
+
+
+def _apply_relations(entry: CatalogEntry, actor: Actor, *, tags: ListChanges | None,
+                     metadata: dict[str, str | None], users: ListChanges | None,
+                     datasets: ListChanges | None) -> None:
+    if tags:
+        for name in [*tags.add, *tags.remove]:
+            validate_tag_name(name)
+        validate_item_count(tags.add, "tags")
+        entry.tags.add(*vocabulary_resolve(entry_class=Tag, actor=actor, names=tags.add))
+        entry.tags.remove(*Tag.objects.filter(tenant=actor.tenant, name__in=tags.remove))
+        if entry.tags.count() > 100:
+            validate_item_count(range(101), "tags")
+    metadata_set(owner=entry, actor=actor, metadata=metadata)
+    if users:
+        _share_with_users(entry, actor, users)
+    if datasets and isinstance(entry, RegisteredModel):
+        visible = selectors.datasets_visible_to(actor)
+        to_add = list(visible.filter(pk__in=datasets.add))
+        if len(to_add) != len(set(datasets.add)):
+            raise not_found("datasets")
+        entry.datasets.add(*to_add)
+        entry.datasets.remove(*datasets.remove)
+
+
+def metadata_set(*, owner, actor: Actor, metadata: dict[str, str | None]) -> None:
+    """Set name=value pairs on `owner`; a value of None removes the name."""
+    if not metadata:
+        return
+    validate_item_count(metadata, "metadata")
+    for name, value in metadata.items():
+        validate_metadata_entry(name, value or "")
+    table = METADATA_TABLES[type(owner)]
+    to_set = {name: value for name, value in metadata.items() if value is not None}
+    keys = vocabulary_resolve(entry_class=MetadataKey, actor=actor, names=to_set)
+    for key in keys:
+        table.objects.update_or_create(owner=owner, key=key, defaults={"value": to_set[key.name]})
+    removed = [name for name, value in metadata.items() if value is None]
+    if removed:
+        table.objects.filter(owner=owner, key__name__in=removed).delete()
+
+
+def _share_with_users(entry: CatalogEntry, actor: Actor, users: ListChanges) -> None:
+    permission = f"view_{entry._meta.model_name}"
+    tenant_users = User.objects.filter(
+        pk__in=[*users.add, *users.remove],
+        memberships__tenant=actor.tenant,
+    )
+    found = {user.pk: user for user in tenant_users}
+    if set(users.add) - found.keys():
+        raise not_found("users")
+    for user_id in users.add:
+        assign_perm(permission, found[user_id], entry)
+    for user_id in users.remove:
+        if user_id in found:
+            remove_perm(permission, found[user_id], entry)
+
+
+def _refresh_search_vector(entry: CatalogEntry) -> None:
+    if connection.vendor != "postgresql":
+        return
+    type(entry).objects.filter(pk=entry.pk).update(
+        search_vector=SearchVector("name", weight="A", config="english")
+        + SearchVector("description", weight="B", config="english")
+        + SearchVector("readme", weight="C", config="english")
+    )
+
+
+# --- Versions ------------------------------------------------------------------------------
+
+VERSION_PARENT = {ModelVersion: ("model", RegisteredModel),
+                  DatasetVersion: ("dataset", Dataset)}
+
+
+@transaction.atomic
+def version_create(
+    *,
+    version_class: type[Version],
+    actor: Actor,
+    parent_id: int,
+    version: str,
+    description: str = "",
+    source_uri: str = "",
+    metrics: dict | None = None,
+    metadata: dict[str, str] | None = None,
+    dataset_version_ids: list[int] = (),
+    **fields: Any,
+) -> Version:
+    require_scope(actor)
+    parent_field, parent_class = VERSION_PARENT[version_class]
+    parent = catalog_entry_for_change(entry_class=parent_class, actor=actor, entry_id=parent_id)
+    major, minor, patch, prerelease = parse_semver(version)
+    validate_text(description, "description")
+    validate_source_uri(source_uri)
+    validate_metrics(metrics or {})
+    if "precision" in fields:
+        validate_text(fields["precision"], "precision", 16)
+    if "hardware" in fields:
+        validate_hardware(fields["hardware"])
+    if "container_images" in fields:
+        validate_item_count(fields["container_images"], "containerImages")
+        fields["container_images"] = [validate_container_image(image)
+                                      for image in fields["container_images"]]
+    if "checkpoints" in fields:
+        validate_item_count(fields["checkpoints"], "checkpoints")
+        for checkpoint in fields["checkpoints"]:
+            validate_source_uri(checkpoint)
+    if version_class.objects.filter(**{parent_field: parent, "version": version}).exists():
+        raise ValidationError({"version": f"{version!r} already exists."},
+                              code=Code.DUPLICATE_VERSION)
+    instance = version_class.objects.create(
+        **{parent_field: parent}, version=version, version_major=major, version_minor=minor,
+        version_patch=patch, version_prerelease=prerelease, description=description,
+        source_uri=source_uri, metrics=metrics or {}, created_by=actor.user, **fields,
+    )
+    metadata_set(owner=instance, actor=actor, metadata=metadata or {})
+    if dataset_version_ids:
+        linked = list(selectors.dataset_versions_visible_to(actor)
+                      .filter(pk__in=dataset_version_ids))
+        if len(linked) != len(set(dataset_version_ids)):
+            raise not_found("datasetVersions")
+        instance.dataset_versions.add(*linked)
+    parent.save(update_fields=["updated_at"])
+    return instance
+
+
+def version_get(*, actor: Actor, version_class: type[Version], version_id: int) -> Version:
+    visible = (selectors.model_versions_visible_to(actor) if version_class is ModelVersion
+               else selectors.dataset_versions_visible_to(actor))
+    version = visible.filter(pk=version_id).first()
+    if version is None:
+        raise not_found("versionId")
+    return version
+
+
+def version_for_change(*, actor: Actor, version: Version) -> Version:
+    """`version` if the actor may change its model or dataset, else NOT_FOUND."""
+    parent_field, parent_class = VERSION_PARENT[type(version)]
+    catalog_entry_for_change(entry_class=parent_class, actor=actor,
+                             entry_id=getattr(version, f"{parent_field}_id"))
+    return version
+
+
+@transaction.atomic
+def version_state_set(*, actor: Actor, version: Version, state: str) -> Version:
+    require_scope(actor)
+    version_for_change(actor=actor, version=version)
+    version.state = validate_choice(state, VersionState, "state")
+    version.save(update_fields=["state", "updated_at"])
+    return version
+
+
+# --- Aliases -------------------------------------------------------------------------------
+
+@transaction.atomic
+def model_alias_set(*, actor: Actor, model_id: int, alias: str,
+                    version_id: int) -> ModelAlias:
+    require_scope(actor)
+    model = catalog_entry_for_change(entry_class=RegisteredModel, actor=actor,
+                                     entry_id=model_id)
+    validate_name(alias, "alias")
+    version = ModelVersion.objects.filter(pk=version_id, model__tenant=actor.tenant).first()
+    if version is None:
+        raise not_found("versionId")
+    if version.model_id != model.pk:
+        raise ValidationError({"versionId": "The version belongs to another model."},
+                              code=Code.ALIAS_VERSION_MISMATCH)
+    model_alias, _ = ModelAlias.objects.update_or_create(
+        model=model, name=alias, defaults={"version": version}
+    )
+    return model_alias
+
+
+@transaction.atomic
+def model_alias_remove(*, actor: Actor, model_id: int, alias: str) -> RegisteredModel:
+    require_scope(actor)
+    model = catalog_entry_for_change(entry_class=RegisteredModel, actor=actor,
+                                     entry_id=model_id)
+    deleted, _ = ModelAlias.objects.filter(model=model, name=alias).delete()
+    if not deleted:
+        raise not_found("alias")
+    return model
+
+
+# --- Files ---------------------------------------------------------------------------------
+
+@transaction.atomic
+def file_add(*, actor: Actor, version: Version, path: str, stream: BinaryIO,
+             declared_size: int, content_type: str = "") -> ArtifactFile:
+    """Store `stream` as `path` of `version`; the file stays quarantined until scanned."""
+    require_scope(actor)
+    version_for_change(actor=actor, version=version)
+    validate_file_path(path)
+    version_field = _version_field(VERSION_PARENT[type(version)][1])
+    if ArtifactFile.objects.filter(**{version_field: version, "path": path}).exists():
+        raise ValidationError({"path": f"{path!r} already exists in this version."},
+                              code=Code.DUPLICATE_PATH)
+    storage.quota_check(tenant=actor.tenant, incoming_bytes=declared_size)
+    blob = storage.blob_store_stream(tenant=actor.tenant, stream=stream)
+    return file_create_from_blob(actor=actor, version=version, path=path, blob=blob,
+                                 content_type=content_type)
+
+
+def file_create_from_blob(*, actor: Actor, version: Version, path: str, blob,
+                          content_type: str = "") -> ArtifactFile:
+    version_field = _version_field(VERSION_PARENT[type(version)][1])
+    artifact = ArtifactFile.objects.create(
+        tenant=actor.tenant, **{version_field: version}, path=path, blob=blob, size=blob.size,
+        sha256=blob.sha256, content_type=content_type or storage.guess_content_type(path),
+        uploaded_by=actor.user,
+    )
+    file_created_hook(artifact)
+    return artifact
+
+
+def file_created_hook(artifact: ArtifactFile) -> None:
+    # The scanning app listens and queues the scan once the row is committed; the
+    # registry itself knows nothing of scanners.
+    signals.file_created.send(sender=ArtifactFile, file=artifact)
