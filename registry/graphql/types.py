@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -125,6 +126,7 @@ class ArtifactFileType(relay.Node):
         return file_download_url(self)
 
 
+@strawberry.type
 class VersionFields:
     """Fields shared by model versions and dataset versions."""
 
@@ -132,8 +134,8 @@ class VersionFields:
     description: str
     state: VersionStateEnum
     metrics: JSON
-    created_at: strawberry.auto
-    updated_at: strawberry.auto
+    created_at: datetime
+    updated_at: datetime
     created_by: UserType
 
     @strawberry_django.field(only=["source_uri"])
@@ -202,6 +204,7 @@ class ModelAliasType(relay.Node):
         return selectors.restrict_aliases(queryset, actor_of(info))
 
 
+@strawberry.type
 class CatalogFields:
     """Fields shared by registered models and datasets."""
 
@@ -217,8 +220,8 @@ class CatalogFields:
     category: str
     architecture: str
     framework: str
-    created_at: strawberry.auto
-    updated_at: strawberry.auto
+    created_at: datetime
+    updated_at: datetime
     owner: UserType
     tags: list[TagType]
 
