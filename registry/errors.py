@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -32,3 +33,17 @@ class RegistryErrorCode(models.TextChoices):
     UPLOAD_NOT_OPEN = "upload_not_open", "The upload session is completed, aborted or expired."
     INVALID_PART = "invalid_part", "A part is missing, duplicated or does not match."
     READ_ONLY_TOKEN = "read_only_token", "The token's scopes do not allow this operation."
+
+
+class CodedValidationError(ValidationError):
+    """A ValidationError whose code reaches every field of a `{field: message}` dict.
+
+    Django keeps `code` only for plain messages; clients need it on each field message.
+    """
+
+    def __init__(self, message, code=None, params=None) -> None:
+        if isinstance(message, dict) and code is not None:
+            message = {field: text if isinstance(text, ValidationError)
+                       else ValidationError(text, code=code, params=params)
+                       for field, text in message.items()}
+        super().__init__(message, code, params)

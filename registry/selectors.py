@@ -101,6 +101,13 @@ def files_visible_to(actor: Actor) -> QuerySet[ArtifactFile]:
     return restrict_files(ArtifactFile.objects.all(), actor)
 
 
+def files_of_entry(entry: CatalogEntry) -> QuerySet[ArtifactFile]:
+    """Every file of every version of a model or dataset."""
+    if isinstance(entry, RegisteredModel):
+        return ArtifactFile.objects.filter(model_version__model=entry)
+    return ArtifactFile.objects.filter(dataset_version__dataset=entry)
+
+
 def restrict_aliases(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAlias]:
     return queryset.filter(model__in=models_visible_to(actor))
 

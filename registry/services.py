@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from django.contrib.postgres.search import SearchVector
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.actor import Actor
 from accounts.models import User
 from registry import selectors, signals, storage
+from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 from registry.models import (
     ArtifactFile,
@@ -57,21 +57,21 @@ METADATA_TABLES = {
 }
 
 
-def not_found(field_name: str = "id") -> ValidationError:
+def not_found(field_name: str = "id") -> CodedValidationError:
     # Forbidden and missing look the same, so nothing leaks across visibility or tenants.
-    return ValidationError({field_name: "Not found."}, code=Code.NOT_FOUND)
+    return CodedValidationError({field_name: "Not found."}, code=Code.NOT_FOUND)
 
 
 def require_scope(actor: Actor, scope: str = "write") -> None:
     if not actor.has_scope(scope):
-        raise ValidationError("This token's scopes do not allow changes.",
+        raise CodedValidationError("This token's scopes do not allow changes.",
                               code=Code.READ_ONLY_TOKEN)
 
 
 def require_creator(actor: Actor) -> None:
     require_scope(actor)
     if not actor.can_create:
-        raise ValidationError("Your role in this tenant may not create objects.",
+        raise CodedValidationError("Your role in this tenant may not create objects.",
                               code=Code.PERMISSION_DENIED)
 
 
@@ -122,7 +122,7 @@ def vocabulary_entry_delete(*, entry_class: type[Tag] | type[MetadataKey], actor
     if entry is None:
         raise not_found()
     if entry.usage_count:
-        raise ValidationError(
+        raise CodedValidationError(
             {"id": f"{entry.name!r} is used {entry.usage_count} times; remove it from those "
                    "objects first."},
             code=Code.TAG_IN_USE,
@@ -133,7 +133,7 @@ def vocabulary_entry_delete(*, entry_class: type[Tag] | type[MetadataKey], actor
 def _require_tenant_admin(actor: Actor) -> None:
     require_scope(actor)
     if not actor.is_tenant_admin:
-        raise ValidationError("Only tenant admins may do this.", code=Code.PERMISSION_DENIED)
+        raise CodedValidationError("Only tenant admins may do this.", code=Code.PERMISSION_DENIED)
 
 
 # --- Catalog entries (models and datasets) -------------------------------------------------
@@ -230,9 +230,7 @@ def catalog_entry_delete(*, entry_class: type[CatalogEntry], actor: Actor,
     entry = catalog_entry_for_change(entry_class=entry_class, actor=actor, entry_id=entry_id)
     if not selectors.can_manage(actor, entry):
         raise not_found()
-    blob_ids = list(ArtifactFile.objects.filter(
-        **{f"{_version_field(entry_class)}__{entry_class._meta.model_name}": entry}
-    ).values_list("blob_id", flat=True))
+    blob_ids = list(selectors.files_of_entry(entry).values_list("blob_id", flat=True))
     entry.delete()
     storage.blobs_release(blob_ids)
 
@@ -250,8 +248,8 @@ def _version_field(entry_class: type[CatalogEntry]) -> str:
     return "model_version" if entry_class is RegisteredModel else "dataset_version"
 
 
-def _duplicate_name(name: str) -> ValidationError:
-    return ValidationError({"name": f"{name!r} already exists in this tenant."},
+def _duplicate_name(name: str) -> CodedValidationError:
+    return CodedValidationError({"name": f"{name!r} already exists in this tenant."},
                            code=Code.DUPLICATE_NAME)
 
 
@@ -361,7 +359,7 @@ def version_create(
         for checkpoint in fields["checkpoints"]:
             validate_source_uri(checkpoint)
     if version_class.objects.filter(**{parent_field: parent, "version": version}).exists():
-        raise ValidationError({"version": f"{version!r} already exists."},
+        raise CodedValidationError({"version": f"{version!r} already exists."},
                               code=Code.DUPLICATE_VERSION)
     instance = version_class.objects.create(
         **{parent_field: parent}, version=version, version_major=major, version_minor=minor,
@@ -418,7 +416,7 @@ def model_alias_set(*, actor: Actor, model_id: int, alias: str,
     if version is None:
         raise not_found("versionId")
     if version.model_id != model.pk:
-        raise ValidationError({"versionId": "The version belongs to another model."},
+        raise CodedValidationError({"versionId": "The version belongs to another model."},
                               code=Code.ALIAS_VERSION_MISMATCH)
     model_alias, _ = ModelAlias.objects.update_or_create(
         model=model, name=alias, defaults={"version": version}
@@ -448,7 +446,7 @@ def file_add(*, actor: Actor, version: Version, path: str, stream: BinaryIO,
     validate_file_path(path)
     version_field = _version_field(VERSION_PARENT[type(version)][1])
     if ArtifactFile.objects.filter(**{version_field: version, "path": path}).exists():
-        raise ValidationError({"path": f"{path!r} already exists in this version."},
+        raise CodedValidationError({"path": f"{path!r} already exists in this version."},
                               code=Code.DUPLICATE_PATH)
     storage.quota_check(tenant=actor.tenant, incoming_bytes=declared_size)
     blob = storage.blob_store_stream(tenant=actor.tenant, stream=stream)

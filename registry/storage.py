@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count, Sum
 
 from accounts.models import Tenant
+from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 from registry.models import ArtifactFile, Blob
 
@@ -34,14 +34,14 @@ def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1)
         files=Count("pk"), bytes=Sum("size")
     )
     if incoming_bytes > settings.REGISTRY_MAX_FILE_SIZE:
-        raise ValidationError(
+        raise CodedValidationError(
             {"file": f"{incoming_bytes} bytes exceeds the limit of "
                      f"{settings.REGISTRY_MAX_FILE_SIZE} bytes."},
             code=Code.FILE_TOO_LARGE,
         )
     if ((usage["bytes"] or 0) + incoming_bytes > tenant.quota_bytes
             or usage["files"] + incoming_files > tenant.quota_files):
-        raise ValidationError(
+        raise CodedValidationError(
             {"file": f"The tenant's quota of {tenant.quota_bytes} bytes and "
                      f"{tenant.quota_files} files would be exceeded."},
             code=Code.QUOTA_EXCEEDED,
@@ -61,7 +61,7 @@ def blob_store_stream(*, tenant: Tenant, stream: BinaryIO) -> Blob:
             spool.write(chunk)
             size += len(chunk)
             if size > settings.REGISTRY_MAX_FILE_SIZE:
-                raise ValidationError({"file": "The file exceeds the maximum file size."},
+                raise CodedValidationError({"file": "The file exceeds the maximum file size."},
                                       code=Code.FILE_TOO_LARGE)
         sha256 = digest.hexdigest()
         existing = Blob.objects.filter(tenant=tenant, sha256=sha256).first()

@@ -5,8 +5,7 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
-
+from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -32,7 +31,7 @@ MAX_TEXT = 100_000
 
 def validate_name(value: str, field: str = "name") -> str:
     if not NAME_RE.match(value or ""):
-        raise ValidationError(
+        raise CodedValidationError(
             {field: f"{value!r}: use 1-200 letters, digits, '.', '_' or '-', starting with a "
                     "letter or digit."},
             code=Code.INVALID_NAME,
@@ -44,7 +43,7 @@ def parse_semver(value: str) -> tuple[int, int, int, str]:
     """(major, minor, patch, prerelease sort key); raises INVALID_VERSION."""
     match = SEMVER_RE.match(value or "")
     if not match or len(value) > 100:
-        raise ValidationError(
+        raise CodedValidationError(
             {"version": f"{value!r} is not a semantic version such as 1.2.0 or 2.0.0-rc.1."},
             code=Code.INVALID_VERSION,
         )
@@ -80,7 +79,7 @@ def validate_file_path(value: str) -> str:
         elif any(len(segment) > MAX_PATH_SEGMENT for segment in segments):
             problem = f"segments must be at most {MAX_PATH_SEGMENT} characters"
     if problem:
-        raise ValidationError({"path": f"{value!r}: path {problem}."}, code=Code.INVALID_PATH)
+        raise CodedValidationError({"path": f"{value!r}: path {problem}."}, code=Code.INVALID_PATH)
     return value
 
 
@@ -95,7 +94,7 @@ def validate_source_uri(value: str) -> str:
         or not (parts.netloc or parts.path)
         or any(unicodedata.category(ch) == "Cc" or ch.isspace() for ch in value)
     ):
-        raise ValidationError(
+        raise CodedValidationError(
             {"source": f"{value!r}: use a URI with one of the schemes "
                        f"{', '.join(sorted(SOURCE_URI_SCHEMES))}."},
             code=Code.INVALID_URI,
@@ -105,7 +104,7 @@ def validate_source_uri(value: str) -> str:
 
 def validate_choice(value: str, choices, field: str) -> str:
     if value not in choices.values:
-        raise ValidationError(
+        raise CodedValidationError(
             {field: f"{value!r} is not one of {', '.join(choices.values)}."},
             code=Code.INVALID_CHOICE,
         )
@@ -114,21 +113,21 @@ def validate_choice(value: str, choices, field: str) -> str:
 
 def validate_license(value: str) -> str:
     if value and not SPDX_RE.match(value):
-        raise ValidationError({"license": f"{value!r} is not an SPDX identifier."},
+        raise CodedValidationError({"license": f"{value!r} is not an SPDX identifier."},
                               code=Code.INVALID_LICENSE)
     return value
 
 
 def validate_text(value: str, field: str, max_length: int = MAX_TEXT) -> str:
     if len(value) > max_length:
-        raise ValidationError({field: f"must be at most {max_length} characters."},
+        raise CodedValidationError({field: f"must be at most {max_length} characters."},
                               code=Code.INVALID_METADATA)
     return value
 
 
 def validate_tag_name(value: str) -> str:
     if not TAG_RE.match(value or "") or value != value.strip():
-        raise ValidationError(
+        raise CodedValidationError(
             {"tags": f"{value!r}: tags are 1-100 word characters, spaces, '.:/+-'."},
             code=Code.INVALID_TAG,
         )
@@ -137,15 +136,15 @@ def validate_tag_name(value: str) -> str:
 
 def validate_item_count(items, field: str) -> None:
     if len(items) > MAX_ITEMS:
-        raise ValidationError({field: f"at most {MAX_ITEMS} items."}, code=Code.TOO_MANY_ITEMS)
+        raise CodedValidationError({field: f"at most {MAX_ITEMS} items."}, code=Code.TOO_MANY_ITEMS)
 
 
 def validate_metadata_entry(name: str, value: str) -> None:
     if not name or len(name) > 100 or not TAG_RE.match(name):
-        raise ValidationError({"metadata": f"{name!r}: names are 1-100 word characters."},
+        raise CodedValidationError({"metadata": f"{name!r}: names are 1-100 word characters."},
                               code=Code.INVALID_METADATA)
     if len(value) > MAX_METADATA_VALUE:
-        raise ValidationError(
+        raise CodedValidationError(
             {"metadata": f"{name}: values are at most {MAX_METADATA_VALUE} characters."},
             code=Code.INVALID_METADATA,
         )
@@ -153,13 +152,13 @@ def validate_metadata_entry(name: str, value: str) -> None:
 
 def validate_metrics(metrics: dict) -> dict:
     if not isinstance(metrics, dict) or len(metrics) > MAX_ITEMS:
-        raise ValidationError({"metrics": "an object of at most 100 names to numbers."},
+        raise CodedValidationError({"metrics": "an object of at most 100 names to numbers."},
                               code=Code.INVALID_METRICS)
     for name, value in metrics.items():
         if (not isinstance(name, str) or not 0 < len(name) <= 100
                 or isinstance(value, bool) or not isinstance(value, int | float)
                 or not math.isfinite(value)):
-            raise ValidationError({"metrics": f"{name!r} must map to a finite number."},
+            raise CodedValidationError({"metrics": f"{name!r} must map to a finite number."},
                                   code=Code.INVALID_METRICS)
     return metrics
 
@@ -177,7 +176,7 @@ def validate_hardware(hardware: dict) -> dict:
         else:
             ok = False
         if not ok:
-            raise ValidationError(
+            raise CodedValidationError(
                 {"hardware": f"{name!r}: expected {', '.join(HARDWARE_INT_FIELDS)} as "
                              f"non-negative integers and accelerators from "
                              f"{', '.join(sorted(ACCELERATORS))}."},
@@ -190,7 +189,7 @@ def validate_container_image(image: dict) -> dict:
     registry, repository, digest = (image.get(k, "") for k in ("registry", "repository", "digest"))
     if not (IMAGE_PART_RE.match(registry) and IMAGE_PART_RE.match(repository)
             and DIGEST_RE.match(digest)):
-        raise ValidationError(
+        raise CodedValidationError(
             {"containerImages": "registry and repository are lowercase references and "
                                 "digest is sha256:<64 hex>."},
             code=Code.INVALID_IMAGE,
@@ -200,6 +199,6 @@ def validate_container_image(image: dict) -> dict:
 
 def validate_sha256(value: str) -> str:
     if not SHA256_RE.match(value or ""):
-        raise ValidationError({"sha256": "64 lowercase hex characters."},
+        raise CodedValidationError({"sha256": "64 lowercase hex characters."},
                               code=Code.INTEGRITY_MISMATCH)
     return value

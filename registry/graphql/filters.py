@@ -23,16 +23,16 @@ class MetadataMatchInput:
 class CatalogFilterFields:
     """Filters shared by models and datasets; combined with AND."""
 
-    name: StrFilterLookup[str] | None = UNSET
-    project_name: StrFilterLookup[str] | None = UNSET
+    name: StrFilterLookup | None = UNSET
+    project_name: StrFilterLookup | None = UNSET
     status: BaseFilterLookup[StatusEnum] | None = UNSET
     visibility: BaseFilterLookup[VisibilityEnum] | None = UNSET
-    category: StrFilterLookup[str] | None = UNSET
-    architecture: StrFilterLookup[str] | None = UNSET
-    framework: StrFilterLookup[str] | None = UNSET
-    license: StrFilterLookup[str] | None = UNSET
-    author: StrFilterLookup[str] | None = UNSET
-    organization: StrFilterLookup[str] | None = UNSET
+    category: StrFilterLookup | None = UNSET
+    architecture: StrFilterLookup | None = UNSET
+    framework: StrFilterLookup | None = UNSET
+    license: StrFilterLookup | None = UNSET
+    author: StrFilterLookup | None = UNSET
+    organization: StrFilterLookup | None = UNSET
     created_at: DatetimeFilterLookup | None = UNSET
     updated_at: DatetimeFilterLookup | None = UNSET
 
@@ -100,7 +100,7 @@ class DatasetOrder(CatalogOrderFields):
 @strawberry.input
 class VocabularyFilterFields:
     usage: BaseFilterLookup[VocabularyUsageEnum] | None = UNSET
-    name: StrFilterLookup[str] | None = UNSET
+    name: StrFilterLookup | None = UNSET
 
     @strawberry_django.filter_field(description="Autocomplete: names starting with this text.")
     def prefix(self, value: str, prefix: str) -> Q:
