@@ -1,4 +1,4 @@
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 
 
@@ -47,3 +47,11 @@ class CodedValidationError(ValidationError):
                        else ValidationError(text, code=code, params=params)
                        for field, text in message.items()}
         super().__init__(message, code, params)
+
+
+class CodedPermissionDenied(PermissionDenied):
+    """A refusal that clients see as an `OperationInfo` message of kind PERMISSION, with a code."""
+
+    def __init__(self, message: str, code: str = RegistryErrorCode.PERMISSION_DENIED) -> None:
+        super().__init__(message)
+        self.code = code

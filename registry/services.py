@@ -11,7 +11,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from accounts.actor import Actor
 from accounts.models import User
 from registry import selectors, signals, storage
-from registry.errors import CodedValidationError
+from registry.errors import CodedPermissionDenied, CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 from registry.models import (
     ArtifactFile,
@@ -64,15 +64,14 @@ def not_found(field_name: str = "id") -> CodedValidationError:
 
 def require_scope(actor: Actor, scope: str = "write") -> None:
     if not actor.has_scope(scope):
-        raise CodedValidationError("This token's scopes do not allow changes.",
-                              code=Code.READ_ONLY_TOKEN)
+        raise CodedPermissionDenied("This token's scopes do not allow changes.",
+                                    code=Code.READ_ONLY_TOKEN)
 
 
 def require_creator(actor: Actor) -> None:
     require_scope(actor)
     if not actor.can_create:
-        raise CodedValidationError("Your role in this tenant may not create objects.",
-                              code=Code.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Your role in this tenant may not create objects.")
 
 
 # --- Vocabulary ----------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def vocabulary_entry_delete(*, entry_class: type[Tag] | type[MetadataKey], actor
 def _require_tenant_admin(actor: Actor) -> None:
     require_scope(actor)
     if not actor.is_tenant_admin:
-        raise CodedValidationError("Only tenant admins may do this.", code=Code.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Only tenant admins may do this.")
 
 
 # --- Catalog entries (models and datasets) -------------------------------------------------

@@ -17,12 +17,12 @@ MODEL_FIELDS = """
   category architecture framework owner { username } tags { name usage }
   metadata { name value } datasets { name }
 """
-CREATE_MODEL = """mutation($data: CreateModelInput!) { createModel(data: $data) {
-  __typename ... on RegisteredModel { %s }
-  ... on OperationInfo { messages { kind code field message } } } }""" % MODEL_FIELDS
-UPDATE_MODEL = """mutation($data: UpdateModelInput!) { updateModel(data: $data) {
-  __typename ... on RegisteredModel { %s }
-  ... on OperationInfo { messages { kind code field message } } } }""" % MODEL_FIELDS
+PAYLOAD = ("__typename ... on RegisteredModel { " + MODEL_FIELDS + " }"
+           " ... on OperationInfo { messages { kind code field message } }")
+CREATE_MODEL = ("mutation($data: CreateModelInput!) { createModel(data: $data) { "
+                + PAYLOAD + " } }")
+UPDATE_MODEL = ("mutation($data: UpdateModelInput!) { updateModel(data: $data) { "
+                + PAYLOAD + " } }")
 DELETE_MODEL = """mutation($id: ID!) { deleteModel(id: $id) {
   __typename ... on Deletion { deletedId }
   ... on OperationInfo { messages { code field } } } }"""
@@ -182,13 +182,13 @@ def test_find_model_version_ands_its_arguments(gql, maintainer, default_tenant):
     fp16 = ModelVersionFactory(model=det, version="1.1.0", precision="FP16")
     ModelVersionFactory(model=det, version="1.2.0", precision="FP32")
     ModelAlias.objects.create(model=det, name="champion", version=fp16)
-    query = """query($args: String) { a: findModelVersion(name: "det", precision: "FP32") { version }
+    query = """{ a: findModelVersion(name: "det", precision: "FP32") { version }
         b: findModelVersion(projectName: "vision", category: "Detection", architecture: "YOLO",
                             alias: "champion") { version }
         c: findModelVersion(name: "det", version: "1.0.0") { version }
         d: findModelVersion(name: "det", precision: "INT8") { version } }"""
 
-    assert gql(query.replace("query($args: String) ", "")).data == {
+    assert gql(query).data == {
         "a": {"version": "1.2.0"}, "b": {"version": "1.1.0"}, "c": {"version": "1.0.0"},
         "d": None}
 
