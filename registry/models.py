@@ -367,6 +367,8 @@ class ArtifactFile(models.Model):
 
 class UploadState(models.TextChoices):
     OPEN = "open", "Open"
+    # Claimed by one completeUpload while it verifies the parts and the sha256.
+    COMPLETING = "completing", "Completing"
     COMPLETED = "completed", "Completed"
     ABORTED = "aborted", "Aborted"
 
