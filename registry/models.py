@@ -17,6 +17,14 @@ class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
 
 
+class AccessLevel(models.TextChoices):
+    """What an object permission grants, lowest first; each level includes those below it."""
+
+    VIEW = "view", "View"
+    CHANGE = "change", "View and change"
+    MANAGE = "manage", "View, change, share and delete"
+
+
 class Status(models.TextChoices):
     TRAINING = "training", "Training"
     TEST = "test", "Test"
@@ -118,6 +126,11 @@ def _catalog_indexes(prefix: str) -> list[models.Index]:
 
 class RegisteredModel(CatalogEntry):
     datasets = models.ManyToManyField("Dataset", blank=True, related_name="models")
+    # Denormalised newest version (semantic precedence), kept by the services, so a page
+    # of models joins it instead of ranking every version.
+    latest_version = models.ForeignKey("ModelVersion", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+",
+                                       editable=False)
 
     class Meta(CatalogEntry.Meta):
         verbose_name = "registered model"
@@ -129,6 +142,10 @@ class RegisteredModel(CatalogEntry):
 
 
 class Dataset(CatalogEntry):
+    latest_version = models.ForeignKey("DatasetVersion", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+",
+                                       editable=False)
+
     class Meta(CatalogEntry.Meta):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="dataset_name_unique")

@@ -372,8 +372,14 @@ def version_create(
         if len(linked) != len(set(dataset_version_ids)):
             raise not_found("datasetVersions")
         instance.dataset_versions.add(*linked)
-    parent.save(update_fields=["updated_at"])
+    latest_version_refresh(parent)
     return instance
+
+
+def latest_version_refresh(parent: CatalogEntry) -> None:
+    """Point `parent.latest_version` at its newest version by semantic precedence."""
+    parent.latest_version = parent.versions.order_by(*Version.SEMVER_ORDER).first()
+    parent.save(update_fields=["latest_version", "updated_at"])
 
 
 def version_get(*, actor: Actor, version_class: type[Version], version_id: int) -> Version:

@@ -3,6 +3,7 @@ from django.core.files.base import ContentFile
 
 from accounts.models import Membership, Role, Tenant, User
 from registry import models, storage
+from registry.services import latest_version_refresh
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -65,8 +66,11 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return super()._create(model_class, *args, **{**kwargs,
-                                                       **_semver_fields(kwargs["version"])})
+        version = super()._create(model_class, *args,
+                                  **{**kwargs, **_semver_fields(kwargs["version"])})
+        latest_version_refresh(version.model if hasattr(version, "model_id")
+                               else version.dataset)
+        return version
 
 
 class DatasetVersionFactory(ModelVersionFactory):
