@@ -1,7 +1,8 @@
 from registry.errors import RegistryErrorCode
+from scanning.errors import ScanningErrorCode
 
 # Each domain keeps its own code enum; this is the catalogue `errorCodes` serves.
-ERROR_CODE_ENUMS = [RegistryErrorCode]
+ERROR_CODE_ENUMS = [RegistryErrorCode, ScanningErrorCode]
 
 
 def all_error_codes() -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ from accounts.graphql.schema import Query as AccountsQuery
 from config.errors import all_error_codes
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
+from scanning.graphql.mutations import Mutation as ScanningMutation
+from scanning.graphql.schema import Query as ScanningQuery
 
 
 @strawberry.type(name="ErrorCode")
@@ -52,8 +54,8 @@ class CoreQuery:
         )
 
 
-Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery))
-Mutation = merge_types("Mutation", (RegistryMutation,))
+Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, ScanningMutation))
 
 schema = strawberry.Schema(
     query=Query,

@@ -197,6 +197,22 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Redis redelivers a task not acknowledged within this time (acks_late: a worker that died
+# mid-task); keep it above the longest task's hard time limit.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600),
+}
+
+# --- Scanning ------------------------------------------------------------------------------
+# Past this a scan is recorded as an error (fail closed); a minute later its process is killed.
+SCAN_TIME_LIMIT_SECONDS = env.int("SCAN_TIME_LIMIT_SECONDS", default=900)
+# Pending files with no scan started for this long are queued again (a lost message).
+SCAN_STALE_AFTER_SECONDS = env.int("SCAN_STALE_AFTER_SECONDS", default=1800)
+# A file whose scans were interrupted this many times in a row (its worker crashed or was
+# killed) is recorded as an error instead of being retried forever.
+SCAN_MAX_ATTEMPTS = env.int("SCAN_MAX_ATTEMPTS", default=3)
+# Files queued per run of the periodic rescan of files scanned by an older scanner version.
+SCAN_RESCAN_BATCH_SIZE = env.int("SCAN_RESCAN_BATCH_SIZE", default=1000)
 
 # --- Cache ---------------------------------------------------------------------------------
 if REDIS_URL:

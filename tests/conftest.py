@@ -37,6 +37,19 @@ def _isolated_media(settings, tmp_path):
         }}
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks(request):
+    """Tasks run in-process even when the suite has a broker (REDIS_URL, .ci/run's second
+    pass); tests marked `real_worker` send them to a real worker instead."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = request.node.get_closest_marker("real_worker") is None
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
 @pytest.fixture
 def default_tenant(db) -> Tenant:
     return ensure_default_tenant()

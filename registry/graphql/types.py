@@ -31,6 +31,11 @@ from registry.graphql.filters import (
 )
 from registry.graphql.scalars import BigInt
 from registry.urls_public import archive_url, file_download_url
+from scanning.graphql.fields import (
+    ScanReportList,
+    file_scan_reports_field,
+    version_scan_reports_field,
+)
 
 
 @strawberry.type(name="MetadataEntry")
@@ -116,6 +121,7 @@ class ArtifactFileType(relay.Node):
     scan_status: ScanStatusEnum
     created_at: strawberry.auto
     last_downloaded_at: strawberry.auto
+    scan_reports: ScanReportList = file_scan_reports_field()
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
@@ -150,6 +156,8 @@ class VersionFields:
     @strawberry_django.field(description="The whole version as one archive.")
     def archive_url(self) -> str:
         return archive_url(self)
+
+    scan_reports: ScanReportList = version_scan_reports_field()
 
 
 @strawberry_django.type(registry_models.ModelVersion, name="ModelVersion")

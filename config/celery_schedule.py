@@ -1,0 +1,41 @@
+"""The periodic jobs, in one place.
+
+Celery beat runs with django-celery-beat's DatabaseScheduler: these entries are written to its
+tables on every `migrate` (and again when beat starts), so the admin lists them; an entry
+disabled in the admin stays disabled, while its schedule and arguments follow this file.
+"""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "abort-stale-uploads": {
+        "task": "registry.tasks.abort_stale_uploads_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    "collect-unreferenced-blobs": {
+        "task": "registry.tasks.collect_unreferenced_blobs_task",
+        "schedule": crontab(minute=0, hour=3),
+    },
+    "verify-storage-sample": {
+        "task": "registry.tasks.verify_storage_sample_task",
+        "schedule": crontab(minute=30, hour=4),
+    },
+    "rescan-outdated-files": {
+        "task": "scanning.tasks.rescan_outdated_files_task",
+        "schedule": crontab(minute="*/10"),
+    },
+    "requeue-stale-scans": {
+        "task": "scanning.tasks.requeue_stale_scans_task",
+        "schedule": crontab(minute="5-59/10"),
+    },
+}
+
+
+def sync_beat_schedule(**kwargs) -> None:
+    """post_migrate: create or update one PeriodicTask row per entry."""
+    from django_celery_beat.schedulers import ModelEntry
+
+    from config.celery import app
+
+    for name, entry in BEAT_SCHEDULE.items():
+        ModelEntry.from_entry(name, app=app, **entry)

@@ -1,0 +1,40 @@
+"""`scanReports` on the registry's file and version types (registry.graphql.types)."""
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+import strawberry_django
+from django.db.models import Prefetch, prefetch_related_objects
+
+from registry.models import ArtifactFile, Version
+from scanning.models import ScanReport
+
+if TYPE_CHECKING:
+    from scanning.graphql.types import ScanReportType
+
+ScanReportList = list[Annotated["ScanReportType", strawberry.lazy("scanning.graphql.types")]]
+
+
+def file_scan_reports_field():
+    return strawberry_django.field(description="Scans of this file, newest first.")
+
+
+def _files_with_reports(info=None) -> Prefetch:
+    # A new Prefetch each time: Django rewrites a Prefetch in place when it is nested.
+    reports = ScanReport.objects.prefetch_related("findings")
+    files = ArtifactFile.objects.order_by("path").prefetch_related(
+        Prefetch("scan_reports", queryset=reports)
+    )
+    return Prefetch("files", queryset=files, to_attr="files_with_scan_reports")
+
+
+def version_scan_reports_field():
+    @strawberry_django.field(prefetch_related=[_files_with_reports],
+                             description="Scans of the version's files, by path, newest first.")
+    def scan_reports(root: Version) -> ScanReportList:
+        if not hasattr(root, "files_with_scan_reports"):  # not fetched through the optimizer
+            prefetch_related_objects([root], _files_with_reports())
+        return [report for artifact in root.files_with_scan_reports
+                for report in artifact.scan_reports.all()]
+
+    return scan_reports

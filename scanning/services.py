@@ -1,0 +1,294 @@
+"""Scanning writes: scan a file and record the report, release flagged files, queue rescans.
+
+A file's status follows its latest scan and fails closed: an error, a crash or a time limit
+leaves it quarantined (ERROR or still PENDING), never clean.
+"""
+
+import io
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+
+from botocore.exceptions import BotoCoreError
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.actor import Actor
+from accounts.models import Tenant
+from registry import selectors as registry_selectors
+from registry import services as registry_services
+from registry import storage
+from registry.errors import RegistryErrorCode
+from registry.models import ArtifactFile, ScanStatus, Version
+from scanning import selectors
+from scanning.errors import ScanningErrorCode as Code
+from scanning.models import ScanFinding, ScanRelease, ScanReport, ScanTrigger, Verdict
+from scanning.scanners import SCANNER_VERSION, ScanResult, scan_stream
+
+logger = logging.getLogger(__name__)
+
+UNFINISHED = "The scan has not finished: it is running, or its worker stopped before the end."
+# A hostile archive can yield a finding per entry; the report keeps the first ones.
+MAX_STORED_FINDINGS = 500
+MAX_REASON_LENGTH = 2000
+STATUS_OF_VERDICT = {Verdict.CLEAN: ScanStatus.CLEAN, Verdict.FLAGGED: ScanStatus.FLAGGED,
+                     Verdict.ERROR: ScanStatus.ERROR}
+
+
+class StorageUnavailable(Exception):
+    """The file's bytes could not be read, for a reason a later attempt may not meet."""
+
+
+def scan_file(*, file_id: int, trigger: str = ScanTrigger.UPLOAD) -> ScanReport | None:
+    """Scan the stored bytes of a file, record the report and set the file's status.
+
+    Idempotent: unless a rescan was asked for, a file already scanned by this scanner
+    version is left alone (a redelivered task). Not one transaction on purpose: the report
+    is committed when the scan starts, so a worker that dies mid-scan leaves it on record;
+    after SCAN_MAX_ATTEMPTS such interruptions in a row the file ends as an error.
+    Raises StorageUnavailable for storage errors worth a retry (the file stays as it was).
+    """
+    artifact = ArtifactFile.objects.select_related("blob").filter(pk=file_id).first()
+    if artifact is None:
+        return None  # deleted since the scan was queued
+    if trigger != ScanTrigger.RESCAN and selectors.is_scanned_by_current_version(artifact):
+        return None
+    interrupted = selectors.interrupted_scans(artifact, settings.SCAN_MAX_ATTEMPTS)
+    if len(interrupted) >= settings.SCAN_MAX_ATTEMPTS:
+        return _finish(artifact, interrupted[0], failure=(
+            f"The scan was interrupted {len(interrupted)} times in a row (its worker crashed "
+            "or was killed); the file stays quarantined."
+        ))
+    stream, failure = _open_blob(artifact)
+    report = ScanReport.objects.create(
+        file=artifact, trigger=trigger, scanner_version=SCANNER_VERSION, error=UNFINISHED,
+        worker=f"{socket.gethostname()}:{os.getpid()}", started_at=timezone.now(),
+    )
+    started = time.monotonic()
+    result = None
+    if stream is not None:
+        with stream:
+            result, failure = _run_scanner(stream, artifact)
+    return _finish(artifact, report, result=result, failure=failure,
+                   duration=time.monotonic() - started)
+
+
+def _open_blob(artifact: ArtifactFile) -> tuple[io.IOBase | None, str]:
+    """The file's bytes at position 0, or None and why they cannot be scanned."""
+    try:
+        stream = storage.blob_open(artifact.blob)
+    except FileNotFoundError:
+        return None, "The file's bytes are missing from storage."
+    except (OSError, BotoCoreError) as error:
+        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+    try:
+        # On S3 this is where the object is fetched, so transient errors surface here too.
+        stored_size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+    except (OSError, BotoCoreError) as error:
+        stream.close()
+        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+    if stored_size != artifact.size:
+        stream.close()
+        return None, (f"The stored bytes ({stored_size} B) do not match the file's recorded "
+                      f"size ({artifact.size} B).")
+    return stream, ""
+
+
+def _run_scanner(stream: io.IOBase, artifact: ArtifactFile) -> tuple[ScanResult | None, str]:
+    try:
+        return scan_stream(stream, name=artifact.path), ""
+    except SoftTimeLimitExceeded:
+        return None, f"The scan exceeded its time limit of {settings.SCAN_TIME_LIMIT_SECONDS} s."
+    except Exception as error:  # fail closed on anything the scanners did not handle
+        logger.exception("The scanner failed on file %s", artifact.pk)
+        return None, f"The scanner failed ({type(error).__name__})."
+
+
+@transaction.atomic
+def scan_record_failure(*, file_id: int, trigger: str, failure: str) -> ScanReport | None:
+    """Record a scan that could not complete (hard time limit, storage retries exhausted).
+
+    Completes the file's unfinished report when there is one, else records a new one.
+    """
+    artifact = ArtifactFile.objects.filter(pk=file_id).first()
+    if artifact is None:
+        return None
+    interrupted = selectors.interrupted_scans(artifact, limit=1)
+    report = interrupted[0] if interrupted else ScanReport(
+        file=artifact, trigger=trigger, scanner_version=SCANNER_VERSION,
+        started_at=timezone.now(),
+    )
+    return _finish(artifact, report, failure=failure)
+
+
+@transaction.atomic
+def _finish(artifact: ArtifactFile, report: ScanReport, *, result: ScanResult | None = None,
+            failure: str = "", duration: float | None = None) -> ScanReport | None:
+    artifact = ArtifactFile.objects.select_for_update().filter(pk=artifact.pk).first()
+    if artifact is None:
+        return None  # deleted during the scan, its reports with it
+    report.finished_at = timezone.now()
+    report.duration_seconds = duration
+    findings = []
+    if result is None:
+        report.verdict, report.error = Verdict.ERROR, failure
+    else:
+        report.scanner = _text(result.scanner, 50)
+        report.scanner_version = _text(result.scanner_version, 50)
+        report.verdict = Verdict(result.verdict)
+        report.detected_format = _text(result.detected_format, 100)
+        report.error = ""
+    report.save()
+    if result is not None:
+        findings = ScanFinding.objects.bulk_create(_stored_findings(report, result))
+    _apply_verdict(artifact, report, findings)
+    return report
+
+
+def _stored_findings(report: ScanReport, result: ScanResult) -> list[ScanFinding]:
+    kept = [ScanFinding(report=report, severity=finding.severity, code=_text(finding.code, 100),
+                        message=_text(finding.message, 2000),
+                        location=_text(finding.location, 1100))
+            for finding in result.findings[:MAX_STORED_FINDINGS]]
+    omitted = len(result.findings) - len(kept)
+    if omitted > 0:
+        kept.append(ScanFinding(report=report, severity="info", code="report.truncated",
+                                message=f"{omitted} more findings were not stored.",
+                                location=_text(report.file.path, 1100)))
+    return kept
+
+
+def _text(value: str, limit: int) -> str:
+    """Scanner text made storable: names from hostile archives may hold NUL or lone
+    surrogates, which PostgreSQL refuses, and may be arbitrarily long."""
+    value = str(value).replace("\x00", "\\x00")
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _apply_verdict(artifact: ArtifactFile, report: ScanReport,
+                   findings: list[ScanFinding]) -> None:
+    """The latest scan sets the status; a release stands while it covers every finding."""
+    status, release = STATUS_OF_VERDICT[report.verdict], None
+    if status == ScanStatus.FLAGGED:
+        candidate = selectors.latest_release(artifact)
+        flagged = {(finding.code, finding.location) for finding in findings}
+        if candidate is not None and flagged <= selectors.finding_keys(candidate.report):
+            status, release = ScanStatus.RELEASED, candidate
+    artifact.scan_status = status
+    artifact.scanner_version = report.scanner_version
+    # released_by/release_reason describe the release in force, and only that.
+    artifact.released_by_id = release.released_by_id if release else None
+    artifact.release_reason = release.reason if release else ""
+    artifact.save(update_fields=["scan_status", "scanner_version", "released_by",
+                                 "release_reason"])
+
+
+# --- Releases --------------------------------------------------------------------------------
+
+@transaction.atomic
+def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
+    """A tenant admin makes a flagged file downloadable; who, why and when are recorded."""
+    registry_services.require_scope(actor)
+    if not actor.is_tenant_admin:
+        raise ValidationError("Only tenant admins may release flagged files.",
+                              code=RegistryErrorCode.PERMISSION_DENIED)
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise ValidationError(
+            {"reason": f"Give a reason of 1 to {MAX_REASON_LENGTH} characters."},
+            code=Code.INVALID_REASON,
+        )
+    artifact = (registry_selectors.files_visible_to(actor).select_for_update(of=("self",))
+                .filter(pk=file_id).first())
+    if artifact is None:
+        raise registry_services.not_found("fileId")
+    if artifact.scan_status != ScanStatus.FLAGGED:
+        raise ValidationError(
+            {"fileId": f"The file's scan status is {artifact.scan_status}, not flagged."},
+            code=Code.NOT_FLAGGED,
+        )
+    ScanRelease.objects.create(file=artifact, report=selectors.latest_finished_report(artifact),
+                               released_by=actor.user, reason=reason)
+    artifact.scan_status = ScanStatus.RELEASED
+    artifact.released_by = actor.user
+    artifact.release_reason = reason
+    artifact.save(update_fields=["scan_status", "released_by", "release_reason"])
+    return artifact
+
+
+# --- Queueing --------------------------------------------------------------------------------
+
+def scans_queue(file_ids: Iterable[int], *, trigger: str) -> int:
+    """Queue scans once the current transaction commits, so that workers find the rows.
+
+    Robust: when the broker is down the files stay pending, and requeue_stale_scans_task
+    queues them again later.
+    """
+    from scanning.tasks import scan_artifact_task  # the tasks module imports this one
+
+    file_ids = list(file_ids)
+
+    def send() -> None:
+        for file_id in file_ids:
+            scan_artifact_task.delay(file_id, trigger)
+
+    if file_ids:
+        transaction.on_commit(send, robust=True)
+    return len(file_ids)
+
+
+def _require_manager(actor: Actor, version: Version, field: str) -> None:
+    """Owners, tenant admins and holders of `manage` may rescan; others see nothing."""
+    parent_field, _ = registry_services.VERSION_PARENT[type(version)]
+    if not registry_selectors.can_manage(actor, getattr(version, parent_field)):
+        raise registry_services.not_found(field)
+
+
+@transaction.atomic
+def file_rescan(*, actor: Actor, file_id: int) -> ArtifactFile:
+    registry_services.require_scope(actor)
+    artifact = (registry_selectors.files_visible_to(actor)
+                .select_related("model_version__model", "dataset_version__dataset")
+                .filter(pk=file_id).first())
+    if artifact is None:
+        raise registry_services.not_found("fileId")
+    _require_manager(actor, artifact.version, "fileId")
+    scans_queue([artifact.pk], trigger=ScanTrigger.RESCAN)
+    return artifact
+
+
+@transaction.atomic
+def version_rescan(*, actor: Actor, version: Version) -> list[ArtifactFile]:
+    """Rescan every file of `version`, which the caller has already been shown."""
+    registry_services.require_scope(actor)
+    _require_manager(actor, version, "versionId")
+    files = list(version.files.all())
+    scans_queue([artifact.pk for artifact in files], trigger=ScanTrigger.RESCAN)
+    return files
+
+
+def files_rescan(*, tenant: Tenant | None = None, outdated_only: bool = False,
+                 limit: int | None = None) -> int:
+    """Operators and beat: rescan all files (of a tenant), or those of older scanners."""
+    files = selectors.files_for_rescan(tenant=tenant, outdated_only=outdated_only)
+    file_ids = files.values_list("pk", flat=True)
+    if limit is not None:
+        file_ids = file_ids[:limit]
+    trigger = ScanTrigger.OUTDATED if outdated_only else ScanTrigger.RESCAN
+    return scans_queue(file_ids.iterator(), trigger=trigger)
+
+
+def stale_scans_requeue() -> int:
+    """Queue again the pending files whose scan message was lost (broker down, worker died
+    with its message)."""
+    older_than = timezone.now() - timedelta(seconds=settings.SCAN_STALE_AFTER_SECONDS)
+    file_ids = selectors.stale_pending_files(older_than=older_than).values_list("pk", flat=True)
+    return scans_queue(file_ids.iterator(), trigger=ScanTrigger.STALE)
