@@ -1,11 +1,15 @@
 """Reads. Every queryset a caller can reach starts from one of the `*_visible_to` functions."""
 
+from dataclasses import dataclass
+
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery
 
 from accounts.actor import Actor
+from accounts.models import TenantGroup, User
 from registry.models import (
+    AccessLevel,
     ArtifactFile,
     CatalogEntry,
     Dataset,
@@ -41,8 +45,36 @@ PERMISSION_TABLES = {
 }
 
 
+def access_codenames(entry_class: type[CatalogEntry], level: str) -> list[str]:
+    """Guardian codenames that satisfy a check for `level`: it and every level above it."""
+    levels = list(AccessLevel)
+    model_name = entry_class._meta.model_name
+    return [f"{held}_{model_name}" for held in levels[levels.index(level):]]
+
+
+def grant_codenames(entry_class: type[CatalogEntry], level: str) -> list[str]:
+    """Guardian codenames stored for a grant of `level`: it and every level below it, so
+    guardian's own `has_perm(obj)` agrees with these rules."""
+    levels = list(AccessLevel)
+    model_name = entry_class._meta.model_name
+    return [f"{held}_{model_name}" for held in levels[:levels.index(level) + 1]]
+
+
+def actor_tenant_group_ids(actor: Actor) -> QuerySet:
+    """The actor's groups that belong to the actor's tenant: a group of another tenant the
+    user is also in grants nothing here."""
+    return TenantGroup.objects.filter(tenant=actor.tenant,
+                                      group_id__in=actor.group_ids).values("group_id")
+
+
 def restrict_catalog(queryset: QuerySet, actor: Actor) -> QuerySet:
-    """Entries of the actor's tenant that are public, owned by them, or shared with them."""
+    """Entries of the actor's tenant that are public, owned by them, or shared with them or
+    with one of their groups in the tenant; tenant admins see the whole tenant.
+
+    Sharing always grants `view` (higher levels are stored cumulatively), so one indexed id
+    set per grantee kind decides visibility: `pk IN (...)` lets PostgreSQL hash the actor's
+    grants once instead of probing them per row.
+    """
     if actor.tenant is None:
         return queryset.none()
     queryset = queryset.filter(tenant=actor.tenant)
@@ -51,14 +83,17 @@ def restrict_catalog(queryset: QuerySet, actor: Actor) -> QuerySet:
     if actor.user is None:
         return queryset.filter(visibility=Visibility.PUBLIC)
     user_permissions, group_permissions = PERMISSION_TABLES[queryset.model]
-    shared_with_user = user_permissions.objects.filter(
-        content_object=OuterRef("pk"), user=actor.user
+    view = access_codenames(queryset.model, AccessLevel.VIEW)[0]
+    visible = (
+        Q(visibility=Visibility.PUBLIC)
+        | Q(owner=actor.user)
+        | Q(pk__in=user_permissions.objects.filter(
+            user=actor.user, permission__codename=view).values("content_object_id"))
     )
-    visible = Q(visibility=Visibility.PUBLIC) | Q(owner=actor.user) | Exists(shared_with_user)
     if actor.group_ids:
-        visible |= Exists(group_permissions.objects.filter(
-            content_object=OuterRef("pk"), group_id__in=actor.group_ids
-        ))
+        visible |= Q(pk__in=group_permissions.objects.filter(
+            group_id__in=actor_tenant_group_ids(actor), permission__codename=view,
+        ).values("content_object_id"))
     return queryset.filter(visible)
 
 
@@ -200,33 +235,75 @@ def version_scan_status(files: list[ArtifactFile]) -> str:
     return ScanStatus.CLEAN
 
 
-def _granted(actor: Actor, entry: CatalogEntry, codenames: list[str]) -> bool:
+def _granted(actor: Actor, entry: CatalogEntry, level: str) -> bool:
+    """Whether `level` or a higher one was granted to the actor or one of their groups."""
     user_permissions, group_permissions = PERMISSION_TABLES[type(entry)]
+    codenames = access_codenames(type(entry), level)
     if user_permissions.objects.filter(content_object=entry, user=actor.user,
                                        permission__codename__in=codenames).exists():
         return True
     return bool(actor.group_ids) and group_permissions.objects.filter(
-        content_object=entry, group_id__in=actor.group_ids, permission__codename__in=codenames
+        content_object=entry, group_id__in=actor_tenant_group_ids(actor),
+        permission__codename__in=codenames,
     ).exists()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A user or a group of the tenant and the highest level shared with them."""
+
+    level: str
+    user: User | None = None
+    group: TenantGroup | None = None
+
+
+def catalog_entry_grants(entry: CatalogEntry) -> list[Grant]:
+    """Who an entry is shared with: users by username, then groups by name."""
+    user_permissions, group_permissions = PERMISSION_TABLES[type(entry)]
+    rank = {f"{level}_{entry._meta.model_name}": index
+            for index, level in enumerate(AccessLevel)}
+    levels = list(AccessLevel)
+
+    def highest(rows, grantee: str) -> dict:
+        held: dict = {}
+        for row in rows.filter(permission__codename__in=rank).select_related("permission"):
+            key = getattr(row, grantee)
+            held[key] = max(held.get(key, 0), rank[row.permission.codename])
+        return held
+
+    users = highest(user_permissions.objects.filter(content_object=entry)
+                    .select_related("user"), "user")
+    groups = highest(group_permissions.objects.filter(
+        content_object=entry, group__tenant_group__tenant_id=entry.tenant_id,
+    ).select_related("group__tenant_group"), "group")
+    return ([Grant(level=levels[index], user=user)
+             for user, index in sorted(users.items(), key=lambda item: item[0].username)]
+            + [Grant(level=levels[index], group=group.tenant_group)
+               for group, index in sorted(groups.items(), key=lambda item: item[0].name)])
+
+
+def holds(actor: Actor, entry: CatalogEntry, level: str) -> bool:
+    """Whether the actor holds `level` on an entry of their tenant.
+
+    Tenant admins (and the superuser) and the owner hold every level; anyone else holds
+    what was shared with them or their groups, whatever their role, so an explicit grant of
+    `change` lets even a viewer edit. Anonymous callers hold nothing.
+    """
+    if actor.user is None or actor.tenant is None or entry.tenant_id != actor.tenant.pk:
+        return False
+    if actor.is_tenant_admin or entry.owner_id == actor.user.pk:
+        return True
+    return _granted(actor, entry, level)
 
 
 def can_change(actor: Actor, entry: CatalogEntry) -> bool:
     """Owners, tenant admins and holders of `change` or `manage` may change an entry."""
-    if actor.user is None or actor.tenant is None or entry.tenant_id != actor.tenant.pk:
-        return False
-    if actor.is_tenant_admin or entry.owner_id == actor.user.pk:
-        return True
-    model_name = entry._meta.model_name
-    return _granted(actor, entry, [f"change_{model_name}", f"manage_{model_name}"])
+    return holds(actor, entry, AccessLevel.CHANGE)
 
 
 def can_manage(actor: Actor, entry: CatalogEntry) -> bool:
     """Owners, tenant admins and holders of `manage` may share and delete an entry."""
-    if actor.user is None or actor.tenant is None or entry.tenant_id != actor.tenant.pk:
-        return False
-    if actor.is_tenant_admin or entry.owner_id == actor.user.pk:
-        return True
-    return _granted(actor, entry, [f"manage_{entry._meta.model_name}"])
+    return holds(actor, entry, AccessLevel.MANAGE)
 
 
 def file_is_downloadable(artifact: ArtifactFile, tenant_scan_policy: str) -> bool:

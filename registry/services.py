@@ -4,16 +4,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchVector
 from django.db import IntegrityError, connection, transaction
-from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.actor import Actor
-from accounts.models import User
+from accounts.models import TenantGroup, User
 from registry import selectors, signals, storage
 from registry.errors import CodedPermissionDenied, CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 from registry.models import (
+    AccessLevel,
     ArtifactFile,
     CatalogEntry,
     Dataset,
@@ -211,7 +213,10 @@ def catalog_entry_update(
         tenant=actor.tenant, name=fields["name"]
     ).exists():
         raise _duplicate_name(fields["name"])
-    if users and (users.add or users.remove) and not selectors.can_manage(actor, entry):
+    # Sharing, and making an entry public or private, are decisions for those who manage it.
+    sharing = (users and (users.add or users.remove)) or (
+        "visibility" in fields and fields["visibility"] != entry.visibility)
+    if sharing and not selectors.can_manage(actor, entry):
         raise not_found()
     for name, value in fields.items():
         setattr(entry, name, value)
@@ -226,9 +231,7 @@ def catalog_entry_update(
 def catalog_entry_delete(*, entry_class: type[CatalogEntry], actor: Actor,
                          entry_id: int) -> None:
     require_scope(actor)
-    entry = catalog_entry_for_change(entry_class=entry_class, actor=actor, entry_id=entry_id)
-    if not selectors.can_manage(actor, entry):
-        raise not_found()
+    entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
     blob_ids = list(selectors.files_of_entry(entry).values_list("blob_id", flat=True))
     entry.delete()
     storage.blobs_release(blob_ids)
@@ -239,6 +242,15 @@ def catalog_entry_for_change(*, entry_class: type[CatalogEntry], actor: Actor,
     entry = (selectors.catalog_visible_to(entry_class, actor)
              .select_for_update(of=("self",)).filter(pk=entry_id).first())
     if entry is None or not selectors.can_change(actor, entry):
+        raise not_found()
+    return entry
+
+
+def catalog_entry_for_manage(*, entry_class: type[CatalogEntry], actor: Actor,
+                             entry_id: int) -> CatalogEntry:
+    """The entry if the actor may share and delete it, else NOT_FOUND."""
+    entry = catalog_entry_for_change(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    if not selectors.can_manage(actor, entry):
         raise not_found()
     return entry
 
@@ -293,19 +305,87 @@ def metadata_set(*, owner, actor: Actor, metadata: dict[str, str | None]) -> Non
 
 
 def _share_with_users(entry: CatalogEntry, actor: Actor, users: ListChanges) -> None:
-    permission = f"view_{entry._meta.model_name}"
-    tenant_users = User.objects.filter(
-        pk__in=[*users.add, *users.remove],
-        memberships__tenant=actor.tenant,
-    )
-    found = {user.pk: user for user in tenant_users}
-    if set(users.add) - found.keys():
+    """The `users {add, remove}` shorthand: share and withdraw `view`."""
+    _grants_remove(entry, user_ids=users.remove, group_ids=(), level=AccessLevel.VIEW)
+    _grants_add(entry, user_ids=users.add, group_ids=(), level=AccessLevel.VIEW)
+
+
+# --- Sharing -------------------------------------------------------------------------------
+
+@transaction.atomic
+def catalog_entry_share(*, entry_class: type[CatalogEntry], actor: Actor, entry_id: int,
+                        level: str, user_ids: Iterable[int] = (),
+                        group_ids: Iterable[int] = ()) -> CatalogEntry:
+    """Grant `level` (and the levels below it) to users and groups of the entry's tenant."""
+    require_scope(actor)
+    entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    _grants_add(entry, user_ids=user_ids, group_ids=group_ids,
+                level=validate_choice(level, AccessLevel, "permission"))
+    return entry
+
+
+@transaction.atomic
+def catalog_entry_unshare(*, entry_class: type[CatalogEntry], actor: Actor, entry_id: int,
+                          level: str, user_ids: Iterable[int] = (),
+                          group_ids: Iterable[int] = ()) -> CatalogEntry:
+    """Withdraw `level` and every level above it: withdrawing `view` withdraws all access."""
+    require_scope(actor)
+    entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    _grants_remove(entry, user_ids=user_ids, group_ids=group_ids,
+                   level=validate_choice(level, AccessLevel, "permission"))
+    return entry
+
+
+def _grantees(entry: CatalogEntry, user_ids: Iterable[int],
+              group_ids: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Validated user ids and auth group ids; any that is not of the entry's tenant makes
+    the whole call NOT_FOUND, before anything is written."""
+    user_ids, group_ids = set(user_ids), set(group_ids)
+    validate_item_count(user_ids, "users")
+    validate_item_count(group_ids, "groups")
+    users = list(User.objects.filter(pk__in=user_ids, memberships__tenant=entry.tenant_id)
+                 .values_list("pk", flat=True))
+    if len(users) != len(user_ids):
         raise not_found("users")
-    for user_id in users.add:
-        assign_perm(permission, found[user_id], entry)
-    for user_id in users.remove:
-        if user_id in found:
-            remove_perm(permission, found[user_id], entry)
+    groups = list(TenantGroup.objects.filter(pk__in=group_ids, tenant=entry.tenant_id)
+                  .values_list("group_id", flat=True))
+    if len(groups) != len(group_ids):
+        raise not_found("groups")
+    return users, groups
+
+
+def _permissions(entry: CatalogEntry, codenames: list[str]) -> list[Permission]:
+    return list(Permission.objects.filter(
+        content_type=ContentType.objects.get_for_model(entry), codename__in=codenames))
+
+
+def _grants_add(entry: CatalogEntry, *, user_ids: Iterable[int], group_ids: Iterable[int],
+                level: str) -> None:
+    users, groups = _grantees(entry, user_ids, group_ids)
+    if not users and not groups:
+        return
+    user_table, group_table = selectors.PERMISSION_TABLES[type(entry)]
+    permissions = _permissions(entry, selectors.grant_codenames(type(entry), level))
+    # Rows already there stay as they are (the unique constraint makes a grant idempotent).
+    user_table.objects.bulk_create(
+        [user_table(user_id=user_id, permission=permission, content_object=entry)
+         for user_id in users for permission in permissions], ignore_conflicts=True)
+    group_table.objects.bulk_create(
+        [group_table(group_id=group_id, permission=permission, content_object=entry)
+         for group_id in groups for permission in permissions], ignore_conflicts=True)
+
+
+def _grants_remove(entry: CatalogEntry, *, user_ids: Iterable[int], group_ids: Iterable[int],
+                   level: str) -> None:
+    users, groups = _grantees(entry, user_ids, group_ids)
+    if not users and not groups:
+        return
+    user_table, group_table = selectors.PERMISSION_TABLES[type(entry)]
+    permissions = _permissions(entry, selectors.access_codenames(type(entry), level))
+    user_table.objects.filter(content_object=entry, user_id__in=users,
+                              permission__in=permissions).delete()
+    group_table.objects.filter(content_object=entry, group_id__in=groups,
+                               permission__in=permissions).delete()
 
 
 def _refresh_search_vector(entry: CatalogEntry) -> None:
