@@ -17,6 +17,8 @@ class Actor:
     # API token scopes; None for sessions and access tokens (full access of the role).
     scopes: frozenset[str] | None = None
     group_ids: frozenset[int] = field(default_factory=frozenset)
+    # A bearer token was sent and refused: the caller is told, never silently downgraded.
+    credentials_rejected: bool = False
 
     @property
     def is_authenticated(self) -> bool:
@@ -39,3 +41,4 @@ class Actor:
 
 
 ANONYMOUS = Actor(user=None, tenant=None)
+REJECTED = Actor(user=None, tenant=None, credentials_rejected=True)

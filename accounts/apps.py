@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 
 
 def _ensure_default_tenant(sender, using: str = "default", **kwargs) -> None:
@@ -13,5 +13,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Tenants and accounts"
 
     def ready(self) -> None:
+        from accounts.models import Membership
+        from accounts.receivers import membership_deleted
+
         # The default tenant exists after every `migrate`, on every database.
         post_migrate.connect(_ensure_default_tenant, sender=self)
+        post_delete.connect(membership_deleted, sender=Membership,
+                            dispatch_uid="accounts.membership_deleted")

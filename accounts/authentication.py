@@ -1,12 +1,27 @@
-"""One tenant resolution path for GraphQL, downloads, uploads and the admin."""
+"""One tenant resolution path for GraphQL, downloads, uploads and the admin.
 
-from django.http import HttpRequest
+`Authorization: Bearer <access token | API token>` decides user, tenant (the token's) and
+scopes; without it the session does (the admin, GraphiQL), with the tenant from the
+`X-Registry-Tenant` header or the session, else the default tenant. A bearer token that is
+refused never falls back to the session or to anonymous access.
+"""
 
-from accounts.actor import Actor
+from django.http import HttpRequest, JsonResponse
+
+from accounts import services, tokens
+from accounts.actor import REJECTED, Actor
+from accounts.errors import AccountErrorCode
 from accounts.models import Tenant
-from accounts.selectors import actor_for, default_tenant
+from accounts.selectors import (
+    actor_for,
+    api_token_for,
+    default_tenant,
+    login_session_for,
+    token_actor,
+)
 
 TENANT_HEADER = "HTTP_X_REGISTRY_TENANT"
+SESSION_TENANT_KEY = "tenant_slug"
 
 
 def actor_from_request(request: HttpRequest) -> Actor:
@@ -17,10 +32,19 @@ def actor_from_request(request: HttpRequest) -> Actor:
     return cached
 
 
+def bearer_token(request: HttpRequest) -> str | None:
+    """The token of an `Authorization: Bearer` header; other schemes are not ours."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def _resolve(request: HttpRequest) -> Actor:
+    token = bearer_token(request)
+    if token is not None:
+        return actor_for_bearer(token) or REJECTED
     user = getattr(request, "user", None)
     user = user if user is not None and user.is_authenticated else None
-    slug = request.META.get(TENANT_HEADER) or request.session.get("tenant_slug")
+    slug = request.META.get(TENANT_HEADER) or request.session.get(SESSION_TENANT_KEY)
     tenant = Tenant.objects.filter(slug=slug).first() if slug else default_tenant()
     if tenant is None:
         # An unknown tenant: the caller sees nothing and learns nothing.
@@ -30,5 +54,34 @@ def _resolve(request: HttpRequest) -> Actor:
     return actor_for(user=user, tenant=tenant)
 
 
+def actor_for_bearer(token: str) -> Actor | None:
+    """The actor of a current access token or API token, else None."""
+    parsed = tokens.parse_token(token)
+    if parsed is None:
+        return None
+    if parsed.kind == tokens.ACCESS:
+        session = login_session_for(token, kind=tokens.ACCESS)
+        return session and token_actor(user=session.user, tenant=session.tenant)
+    if parsed.kind == tokens.API:
+        api_token = api_token_for(token)
+        actor = api_token and token_actor(user=api_token.user, tenant=api_token.tenant,
+                                          scopes=frozenset(api_token.scopes))
+        if actor is not None:
+            services.api_token_touch(api_token)
+        return actor
+    return None  # a refresh token only buys new tokens; it is not a credential
+
+
 def anonymous_actor(tenant: Tenant) -> Actor:
     return Actor(user=None, tenant=tenant if tenant.allow_anonymous_read else None)
+
+
+def rejected_credentials_response() -> JsonResponse:
+    """What an API endpoint answers to a refused bearer token (RFC 6750), GraphQL-shaped."""
+    code = AccountErrorCode.INVALID_TOKEN
+    response = JsonResponse(
+        {"data": None, "errors": [{"message": code.label, "extensions": {"code": code.value}}]},
+        status=401,
+    )
+    response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response

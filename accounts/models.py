@@ -90,3 +90,55 @@ class TenantGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}/{self.name}"
+
+
+class LoginSession(models.Model):
+    """One login: an access token and a refresh token, issued and rotated together.
+
+    Only sha256 hashes of the tokens are stored; `lookup` (also inside both tokens) finds the
+    row. `credential_hash` is the user's session auth hash at login: a password change makes
+    it differ, and the tokens stop working.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="login_sessions")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    lookup = models.CharField(max_length=16, unique=True)
+    access_hash = models.CharField(max_length=64)
+    refresh_hash = models.CharField(max_length=64)
+    credential_hash = models.CharField(max_length=128)
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} (until {self.refresh_expires_at:%Y-%m-%d %H:%M})"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+    ADMIN = "admin", "Everything the user's role allows, including tokens and members"
+
+
+class ApiToken(models.Model):
+    """A long-lived token for CI pipelines and devices, bound to one user in one tenant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    lookup = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"

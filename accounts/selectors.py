@@ -1,5 +1,21 @@
+"""Reads of tenants, users, memberships and tokens, scoped to the caller."""
+
+import hmac
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts import tokens
 from accounts.actor import Actor
-from accounts.models import Membership, Tenant, User
+from accounts.models import (
+    ApiToken,
+    LoginSession,
+    Membership,
+    Role,
+    Tenant,
+    TenantGroup,
+    User,
+)
 
 
 def default_tenant() -> Tenant:
@@ -26,3 +42,110 @@ def actor_for(*, user: User, tenant: Tenant | None = None,
     role = membership.role if membership else None
     group_ids = frozenset(user.groups.values_list("id", flat=True))
     return Actor(user=user, tenant=tenant, role=role, scopes=scopes, group_ids=group_ids)
+
+
+def token_actor(*, user: User, tenant: Tenant,
+                scopes: frozenset[str] | None = None) -> Actor | None:
+    """The actor a token of `user` in `tenant` stands for, or None when the user may no
+    longer act there (deactivated, or removed from the tenant)."""
+    actor = actor_for(user=user, tenant=tenant, scopes=scopes)
+    return actor if actor.user is not None and actor.tenant is not None else None
+
+
+# --- Tokens --------------------------------------------------------------------------------
+
+def login_session_for(token: str, *, kind: str, lock: bool = False) -> LoginSession | None:
+    """The login a current access (or refresh) token belongs to, else None.
+
+    Expired tokens, tokens of another kind, and tokens issued before the user's password
+    changed are all refused alike.
+    """
+    parsed = tokens.parse_token(token)
+    if parsed is None or parsed.kind != kind:
+        return None
+    sessions = LoginSession.objects.select_related("user", "tenant")
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(lookup=parsed.lookup).first()
+    if session is None:
+        return None
+    if kind == tokens.ACCESS:
+        stored_hash, expires_at = session.access_hash, session.access_expires_at
+    else:
+        stored_hash, expires_at = session.refresh_hash, session.refresh_expires_at
+    if not tokens.token_matches(token, stored_hash) or expires_at <= timezone.now():
+        return None
+    if not hmac.compare_digest(session.credential_hash, session.user.get_session_auth_hash()):
+        return None
+    return session
+
+
+def api_token_for(token: str) -> ApiToken | None:
+    """The unexpired API token `token` is the secret of, else None."""
+    parsed = tokens.parse_token(token)
+    if parsed is None or parsed.kind != tokens.API:
+        return None
+    api_token = (ApiToken.objects.select_related("user", "tenant")
+                 .filter(lookup=parsed.lookup).first())
+    if (api_token is None or not tokens.token_matches(token, api_token.secret_hash)
+            or api_token.expires_at <= timezone.now()):
+        return None
+    return api_token
+
+
+# --- What a caller may see -----------------------------------------------------------------
+
+def _is_member(actor: Actor) -> bool:
+    """Members (and the superuser) of the actor's tenant, not anonymous readers."""
+    return actor.tenant is not None and (actor.role is not None or actor.is_superuser)
+
+
+def tenants_visible_to(actor: Actor) -> QuerySet[Tenant]:
+    """The superuser sees every tenant; a member sees the tenant they act in."""
+    if actor.is_superuser:
+        return Tenant.objects.all()
+    if not _is_member(actor):
+        return Tenant.objects.none()
+    return Tenant.objects.filter(pk=actor.tenant.pk)
+
+
+def memberships_visible_to(actor: Actor) -> QuerySet[Membership]:
+    if actor.is_superuser:
+        return Membership.objects.all()
+    if not _is_member(actor):
+        return Membership.objects.none()
+    return Membership.objects.filter(tenant=actor.tenant)
+
+
+def users_visible_to(actor: Actor) -> QuerySet[User]:
+    """The members of the actor's tenant and the actor themselves; the superuser sees all."""
+    if actor.user is None:
+        return User.objects.none()
+    if actor.is_superuser:
+        return User.objects.all()
+    if not _is_member(actor):
+        return User.objects.filter(pk=actor.user.pk)
+    return User.objects.filter(
+        Q(pk=actor.user.pk) | Q(pk__in=Membership.objects.filter(tenant=actor.tenant)
+                                .values("user_id"))
+    )
+
+
+def groups_visible_to(actor: Actor) -> QuerySet[TenantGroup]:
+    if actor.is_superuser:
+        return TenantGroup.objects.all()
+    if not _is_member(actor):
+        return TenantGroup.objects.none()
+    return TenantGroup.objects.filter(tenant=actor.tenant)
+
+
+def api_tokens_visible_to(actor: Actor) -> QuerySet[ApiToken]:
+    """The actor's own tokens in the tenant; tenant admins see every token of the tenant."""
+    if actor.user is None or actor.tenant is None:
+        return ApiToken.objects.none()
+    tenant_tokens = ApiToken.objects.filter(tenant=actor.tenant)
+    return tenant_tokens if actor.is_tenant_admin else tenant_tokens.filter(user=actor.user)
+
+
+def tenant_admin_count(tenant: Tenant) -> int:
+    return Membership.objects.filter(tenant=tenant, role=Role.ADMIN).count()

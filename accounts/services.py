@@ -1,7 +1,48 @@
-from django.conf import settings
-from django.db import transaction
+"""Writes of tenants, memberships, groups, logins and API tokens.
 
-from accounts.models import Membership, Role, Tenant, User
+Keyword-only and atomic; errors are ValidationErrors carrying an AccountErrorCode (or the
+registry's `not_found` / `permission_denied` / `read_only_token`, which mean the same here).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, user_logged_in
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import selectors, throttling, tokens
+from accounts.actor import Actor
+from accounts.errors import AccountErrorCode as Code
+from accounts.models import (
+    ApiToken,
+    LoginSession,
+    Membership,
+    Role,
+    Tenant,
+    TenantGroup,
+    TokenScope,
+    User,
+    slug_validator,
+)
+from registry import storage
+from registry.errors import CodedValidationError, RegistryErrorCode
+from registry.models import ArtifactFile, Blob, Dataset, RegisteredModel
+from registry.services import not_found, require_scope
+from registry.validators import validate_name
+
+# Django's own username rule, so users created here can log into the admin too.
+username_validator = UnicodeUsernameValidator()
+PHONE_RE = re.compile(r"^[0-9+()./ -]{0,40}$")
+# last_used_at is written at most this often per token, not on every request.
+API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def ensure_default_tenant(*, using: str = "default") -> Tenant:
@@ -34,3 +75,367 @@ def demo_superuser_ensure(*, username: str, password: str, email: str = "") -> t
         user = User.objects.create_superuser(username=username, email=email, password=password)
     membership_set(user=user, tenant=ensure_default_tenant(), role=Role.ADMIN)
     return user, created
+
+
+def _error(field: str | None, message: str, code: str) -> ValidationError:
+    if field is None:
+        return CodedValidationError(message, code=code)
+    return CodedValidationError({field: message}, code=code)
+
+
+def require_superuser(actor: Actor) -> None:
+    require_scope(actor, TokenScope.ADMIN)
+    if not actor.is_superuser:
+        raise _error(None, "Only the superuser may do this.", RegistryErrorCode.PERMISSION_DENIED)
+
+
+def require_tenant_admin(actor: Actor) -> None:
+    require_scope(actor, TokenScope.ADMIN)
+    if not actor.is_tenant_admin:
+        raise _error(None, "Only tenant admins may do this.", RegistryErrorCode.PERMISSION_DENIED)
+
+
+# --- Users ---------------------------------------------------------------------------------
+
+def user_for_membership_check(*, username: str, password: str | None,
+                              fields: tuple[str, str] = ("username", "password")) -> None:
+    """Raise unless `username` exists (and no password is given) or can be created with it.
+
+    A password never changes an existing user: a tenant admin must not be able to take over
+    an account that also belongs to other tenants.
+    """
+    username_field, password_field = fields
+    try:
+        username_validator(username)
+    except ValidationError as error:
+        raise _error(username_field, error.messages[0], Code.INVALID_USERNAME) from error
+    exists = User.objects.filter(username=username).exists()
+    if exists and password:
+        raise _error(password_field, f"User {username!r} exists already; omit the password.",
+                     Code.USER_EXISTS)
+    if not exists and not password:
+        raise _error(username_field, f"No user {username!r}; give a password to create it.",
+                     RegistryErrorCode.NOT_FOUND)
+    if not exists:
+        try:
+            validate_password(password, User(username=username))
+        except ValidationError as error:
+            raise _error(password_field, " ".join(error.messages),
+                         Code.INVALID_PASSWORD) from error
+
+
+def _user_for_membership(*, username: str, password: str | None,
+                         fields: tuple[str, str] = ("username", "password")) -> User:
+    user_for_membership_check(username=username, password=password, fields=fields)
+    if password:
+        return User.objects.create_user(username=username, password=password)
+    return User.objects.get(username=username)
+
+
+# --- Tenants (the superuser's; management commands are the operator's) ----------------------
+
+def tenant_fields_clean(*, slug: str, organization: str, address: str = "", email: str = "",
+                        phone: str = "") -> None:
+    try:
+        slug_validator(slug)
+    except ValidationError as error:
+        raise _error("slug", error.messages[0], Code.INVALID_SLUG) from error
+    if Tenant.objects.filter(slug=slug).exists():
+        raise _error("slug", f"A tenant {slug!r} exists already.", Code.DUPLICATE_SLUG)
+    if not organization.strip() or len(organization) > 200:
+        raise _error("organization", "Give 1-200 characters.", Code.INVALID_TENANT_FIELD)
+    if len(address) > 2000:
+        raise _error("address", "At most 2000 characters.", Code.INVALID_TENANT_FIELD)
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as error:
+            raise _error("email", "Not an email address.", Code.INVALID_TENANT_FIELD) from error
+    if not PHONE_RE.match(phone):
+        raise _error("phone", "At most 40 digits, spaces and +()./-.", Code.INVALID_TENANT_FIELD)
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, organization: str, admin_username: str,
+                  admin_password: str | None = None, address: str = "", email: str = "",
+                  phone: str = "") -> Tenant:
+    """A new tenant and its first admin (created when `admin_password` is given)."""
+    tenant_fields_clean(slug=slug, organization=organization, address=address, email=email,
+                        phone=phone)
+    admin = _user_for_membership(username=admin_username, password=admin_password,
+                                 fields=("adminUsername", "adminPassword"))
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(slug=slug, organization=organization.strip(),
+                                           address=address, email=email, phone=phone)
+    except IntegrityError as error:  # lost a race with a concurrent create
+        raise _error("slug", f"A tenant {slug!r} exists already.", Code.DUPLICATE_SLUG) from error
+    membership_set(user=admin, tenant=tenant, role=Role.ADMIN)
+    return tenant
+
+
+@transaction.atomic
+def tenant_admin_add(*, tenant: Tenant, username: str, password: str | None = None) -> Membership:
+    """The admin console's half of `tenant_create`: the tenant row is saved by the form."""
+    admin = _user_for_membership(username=username, password=password,
+                                 fields=("adminUsername", "adminPassword"))
+    return membership_set(user=admin, tenant=tenant, role=Role.ADMIN)
+
+
+@transaction.atomic
+def tenant_delete(*, tenant_id: int, confirm_slug: str) -> None:
+    """Delete a tenant with all its data; its stored files are deleted after the commit."""
+    tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+    if tenant is None:
+        raise not_found()
+    if tenant.is_default:
+        raise _error("id", "The default tenant cannot be deleted.", Code.DEFAULT_TENANT)
+    if confirm_slug != tenant.slug:
+        raise _error("confirmSlug", "Repeat the tenant's slug to confirm.",
+                     Code.CONFIRMATION_MISMATCH)
+    blob_ids = list(Blob.objects.filter(tenant=tenant).values_list("pk", flat=True))
+    # Catalog entries first: their metadata protects the tenant's metadata names.
+    RegisteredModel.objects.filter(tenant=tenant).delete()
+    Dataset.objects.filter(tenant=tenant).delete()
+    ArtifactFile.objects.filter(tenant=tenant).delete()
+    storage.blobs_release(blob_ids)
+    Group.objects.filter(tenant_group__tenant=tenant).delete()
+    tenant.delete()
+
+
+# --- Memberships and groups ----------------------------------------------------------------
+
+def _membership_in_tenant(actor: Actor, user_id: int) -> Membership:
+    membership = (Membership.objects.select_for_update().select_related("user")
+                  .filter(tenant=actor.tenant, user_id=user_id).first())
+    if membership is None:
+        raise not_found("userId")
+    return membership
+
+
+def _validate_role(role: str) -> str:
+    if role not in Role.values:
+        raise _error("role", f"{role!r} is not one of {', '.join(Role.values)}.",
+                     RegistryErrorCode.INVALID_CHOICE)
+    return role
+
+
+def _keep_an_admin(membership: Membership) -> None:
+    if membership.role == Role.ADMIN and selectors.tenant_admin_count(membership.tenant) <= 1:
+        raise _error("userId", "This is the tenant's last admin.", Code.LAST_ADMIN)
+
+
+@transaction.atomic
+def member_add(*, actor: Actor, username: str, role: str,
+               password: str | None = None) -> Membership:
+    """Add an existing user to the actor's tenant, or create one when `password` is given."""
+    require_tenant_admin(actor)
+    _validate_role(role)
+    user = _user_for_membership(username=username, password=password)
+    if Membership.objects.filter(tenant=actor.tenant, user=user).exists():
+        raise _error("username", f"{username!r} is a member already.", Code.ALREADY_MEMBER)
+    return Membership.objects.create(tenant=actor.tenant, user=user, role=role)
+
+
+@transaction.atomic
+def member_role_set(*, actor: Actor, user_id: int, role: str) -> Membership:
+    require_tenant_admin(actor)
+    _validate_role(role)
+    membership = _membership_in_tenant(actor, user_id)
+    if role != Role.ADMIN:
+        _keep_an_admin(membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: Actor, user_id: int) -> None:
+    """Remove a member; `accounts.receivers` drops their tokens and groups in the tenant."""
+    require_tenant_admin(actor)
+    membership = _membership_in_tenant(actor, user_id)
+    _keep_an_admin(membership)
+    membership.delete()
+
+
+def _group_in_tenant(actor: Actor, group_id: int) -> TenantGroup:
+    group = (TenantGroup.objects.select_for_update().select_related("group")
+             .filter(tenant=actor.tenant, pk=group_id).first())
+    if group is None:
+        raise not_found("groupId")
+    return group
+
+
+def auth_group_name(tenant: Tenant, name: str) -> str:
+    # auth.Group names are global: qualify by tenant id, which never changes.
+    return f"{tenant.pk}/{name}"[:150]
+
+
+def tenant_group_create(*, tenant: Tenant, name: str) -> TenantGroup:
+    validate_name(name)
+    if TenantGroup.objects.filter(tenant=tenant, name=name).exists():
+        raise _error("name", f"{name!r} already exists in this tenant.",
+                     RegistryErrorCode.DUPLICATE_NAME)
+    group = Group.objects.create(name=auth_group_name(tenant, name))
+    return TenantGroup.objects.create(tenant=tenant, group=group, name=name)
+
+
+@transaction.atomic
+def group_create(*, actor: Actor, name: str) -> TenantGroup:
+    require_tenant_admin(actor)
+    return tenant_group_create(tenant=actor.tenant, name=name)
+
+
+@transaction.atomic
+def group_delete(*, actor: Actor, group_id: int) -> None:
+    require_tenant_admin(actor)
+    _group_in_tenant(actor, group_id).group.delete()  # cascades to the TenantGroup
+
+
+@transaction.atomic
+def group_member_add(*, actor: Actor, group_id: int, user_id: int) -> TenantGroup:
+    require_tenant_admin(actor)
+    group = _group_in_tenant(actor, group_id)
+    group.group.user_set.add(_membership_in_tenant(actor, user_id).user)
+    return group
+
+
+@transaction.atomic
+def group_member_remove(*, actor: Actor, group_id: int, user_id: int) -> TenantGroup:
+    require_tenant_admin(actor)
+    group = _group_in_tenant(actor, group_id)
+    user = User.objects.filter(pk=user_id, groups=group.group).first()
+    if user is None:
+        raise not_found("userId")
+    group.group.user_set.remove(user)
+    return group
+
+
+# --- Logins --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    session: LoginSession
+    access_token: str
+    refresh_token: str
+
+
+def _invalid_credentials() -> ValidationError:
+    # One error for every cause, so callers cannot tell which usernames exist.
+    return _error(None, "Invalid username, password or tenant.", Code.INVALID_CREDENTIALS)
+
+
+def invalid_token() -> ValidationError:
+    return _error(None, "The token is invalid, expired or revoked; log in again.",
+                  Code.INVALID_TOKEN)
+
+
+def login(*, username: str, password: str, tenant_slug: str | None,
+          client_address: str) -> IssuedTokens:
+    """Tokens for `username` in the tenant `tenant_slug` (the default tenant when None)."""
+    if not throttling.login_allowed(username=username, address=client_address):
+        raise _error(None, "Too many failed logins; try again later.", Code.TOO_MANY_ATTEMPTS)
+    # authenticate() hashes the password even for unknown users: equal timing too.
+    user = authenticate(username=username, password=password)
+    tenant = (Tenant.objects.filter(slug=tenant_slug).first() if tenant_slug
+              else selectors.default_tenant())
+    if user is None or tenant is None or selectors.token_actor(user=user, tenant=tenant) is None:
+        throttling.login_failed(username=username, address=client_address)
+        raise _invalid_credentials()
+    throttling.login_succeeded(username=username)
+    with transaction.atomic():
+        # Logins that can no longer be refreshed are dropped as new ones arrive.
+        LoginSession.objects.filter(user=user, refresh_expires_at__lte=timezone.now()).delete()
+        issued = _tokens_issue(user=user, tenant=tenant)
+    user_logged_in.send(sender=User, request=None, user=user)  # records last_login
+    return issued
+
+
+def _tokens_issue(*, user: User, tenant: Tenant) -> IssuedTokens:
+    now = timezone.now()
+    lookup = tokens.new_lookup()
+    access_token = tokens.new_token(tokens.ACCESS, lookup)
+    refresh_token = tokens.new_token(tokens.REFRESH, lookup)
+    session = LoginSession.objects.create(
+        user=user, tenant=tenant, lookup=lookup,
+        access_hash=tokens.token_hash(access_token),
+        refresh_hash=tokens.token_hash(refresh_token),
+        credential_hash=user.get_session_auth_hash(),
+        access_expires_at=now + settings.ACCESS_TOKEN_LIFETIME,
+        refresh_expires_at=now + settings.REFRESH_TOKEN_LIFETIME,
+    )
+    return IssuedTokens(session=session, access_token=access_token, refresh_token=refresh_token)
+
+
+@transaction.atomic
+def token_refresh(*, refresh_token: str) -> IssuedTokens:
+    """A new token pair for a current refresh token; the old pair stops working (rotation)."""
+    session = selectors.login_session_for(refresh_token, kind=tokens.REFRESH, lock=True)
+    if session is None or selectors.token_actor(user=session.user,
+                                                tenant=session.tenant) is None:
+        raise invalid_token()
+    session.delete()
+    return _tokens_issue(user=session.user, tenant=session.tenant)
+
+
+@transaction.atomic
+def logout(*, token: str) -> bool:
+    """Revoke the login an access or refresh token belongs to; False if there was none.
+
+    Expired tokens are accepted: logging out must work after the access token lapsed.
+    """
+    parsed = tokens.parse_token(token)
+    if parsed is None or parsed.kind not in (tokens.ACCESS, tokens.REFRESH):
+        return False
+    session = LoginSession.objects.filter(lookup=parsed.lookup).first()
+    stored_hash = session and (session.access_hash if parsed.kind == tokens.ACCESS
+                               else session.refresh_hash)
+    if session is None or not tokens.token_matches(token, stored_hash):
+        return False
+    session.delete()
+    return True
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+@transaction.atomic
+def api_token_create(*, actor: Actor, name: str, scopes: list[str],
+                     expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """A new API token of the actor in their tenant, and its secret (shown only now)."""
+    require_scope(actor, TokenScope.ADMIN)
+    if actor.user is None or actor.tenant is None:
+        raise _error(None, "Log in to create API tokens.", RegistryErrorCode.PERMISSION_DENIED)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise _error("name", "Give 1-100 characters.", RegistryErrorCode.INVALID_NAME)
+    if not scopes or not set(scopes) <= set(TokenScope.values):
+        raise _error("scopes", "Give one or more of read, write, admin.", Code.INVALID_SCOPE)
+    now = timezone.now()
+    expires_at = expires_at or now + settings.API_TOKEN_DEFAULT_LIFETIME
+    if not now < expires_at <= now + settings.API_TOKEN_MAX_LIFETIME:
+        raise _error("expiresAt", "Must be in the future and at most "
+                     f"{settings.API_TOKEN_MAX_LIFETIME.days} days away.", Code.INVALID_EXPIRY)
+    lookup = tokens.new_lookup()
+    secret = tokens.new_token(tokens.API, lookup)
+    api_token = ApiToken.objects.create(
+        user=actor.user, tenant=actor.tenant, name=name, lookup=lookup,
+        secret_hash=tokens.token_hash(secret),
+        scopes=[scope for scope in TokenScope.values if scope in scopes], expires_at=expires_at,
+    )
+    return api_token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Actor, token_id: int) -> None:
+    """Delete one of the actor's tokens (tenant admins: any token of the tenant)."""
+    require_scope(actor, TokenScope.ADMIN)
+    deleted, _ = selectors.api_tokens_visible_to(actor).filter(pk=token_id).delete()
+    if not deleted:
+        raise not_found()
+
+
+def api_token_touch(api_token: ApiToken) -> None:
+    now = timezone.now()
+    if api_token.last_used_at is None or now - api_token.last_used_at >= API_TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        api_token.last_used_at = now

@@ -1,8 +1,9 @@
+from accounts.errors import AccountErrorCode
 from registry.errors import RegistryErrorCode
 from scanning.errors import ScanningErrorCode
 
 # Each domain keeps its own code enum; this is the catalogue `errorCodes` serves.
-ERROR_CODE_ENUMS = [RegistryErrorCode, ScanningErrorCode]
+ERROR_CODE_ENUMS = [AccountErrorCode, RegistryErrorCode, ScanningErrorCode]
 
 
 def all_error_codes() -> list[tuple[str, str]]:

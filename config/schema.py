@@ -8,6 +8,7 @@ from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 import config
+from accounts.graphql.mutations import Mutation as AccountsMutation
 from accounts.graphql.schema import Query as AccountsQuery
 from config.errors import all_error_codes
 from registry.graphql.mutations import Mutation as RegistryMutation
@@ -55,7 +56,7 @@ class CoreQuery:
 
 
 Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery))
-Mutation = merge_types("Mutation", (RegistryMutation, ScanningMutation))
+Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, ScanningMutation))
 
 schema = strawberry.Schema(
     query=Query,

@@ -166,6 +166,14 @@ ACCESS_TOKEN_LIFETIME = timedelta(seconds=env.int("ACCESS_TOKEN_LIFETIME_SECONDS
 REFRESH_TOKEN_LIFETIME = timedelta(
     seconds=env.int("REFRESH_TOKEN_LIFETIME_SECONDS", default=7 * 24 * 3600)
 )
+# API tokens: the expiry when `createApiToken` gives none, and the longest one allowed.
+API_TOKEN_DEFAULT_LIFETIME = timedelta(days=env.int("API_TOKEN_DEFAULT_LIFETIME_DAYS", default=90))
+API_TOKEN_MAX_LIFETIME = timedelta(days=env.int("API_TOKEN_MAX_LIFETIME_DAYS", default=365))
+# Failed logins allowed within the window, per account and per client address (the cache
+# keeps the counts); past either limit logins are refused with `too_many_attempts`.
+LOGIN_FAILURE_LIMIT_PER_ACCOUNT = env.int("LOGIN_FAILURE_LIMIT_PER_ACCOUNT", default=5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=20)
+LOGIN_FAILURE_WINDOW = timedelta(seconds=env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900))
 
 # --- Tenancy -------------------------------------------------------------------------------
 DEFAULT_TENANT_SLUG = env.str("DEFAULT_TENANT_SLUG", default="default")

@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from guardian.admin import GuardedModelAdmin
 
+from accounts.admin import TenantScopedAdminMixin
 from registry import models, selectors
 
 
@@ -11,7 +12,7 @@ def human_size(obj) -> str:
     return filesizeformat(obj.size)
 
 
-class ArtifactFileInline(admin.TabularInline):
+class ArtifactFileInline(TenantScopedAdminMixin, admin.TabularInline):
     model = models.ArtifactFile
     extra = 0
     can_delete = False
@@ -23,7 +24,7 @@ class ArtifactFileInline(admin.TabularInline):
         return False  # bytes arrive through the upload API, which hashes and scans them
 
 
-class ModelVersionInline(admin.TabularInline):
+class ModelVersionInline(TenantScopedAdminMixin, admin.TabularInline):
     model = models.ModelVersion
     extra = 0
     show_change_link = True
@@ -39,7 +40,7 @@ class DatasetVersionInline(ModelVersionInline):
     fields = ["version", "state", "created_by", "created_at"]
 
 
-class ModelMetadataInline(admin.TabularInline):
+class ModelMetadataInline(TenantScopedAdminMixin, admin.TabularInline):
     model = models.ModelMetadata
     extra = 0
     autocomplete_fields = ["key"]
@@ -49,14 +50,14 @@ class DatasetMetadataInline(ModelMetadataInline):
     model = models.DatasetMetadata
 
 
-class ModelAliasInline(admin.TabularInline):
+class ModelAliasInline(TenantScopedAdminMixin, admin.TabularInline):
     model = models.ModelAlias
     extra = 0
     fields = ["name", "version", "updated_at"]
     readonly_fields = ["updated_at"]
 
 
-class CatalogEntryAdmin(GuardedModelAdmin):
+class CatalogEntryAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
     list_display = ["name", "tenant", "owner", "status", "visibility", "category",
                     "architecture", "updated_at"]
     list_filter = ["tenant", "status", "visibility", "category", "framework"]
@@ -78,7 +79,7 @@ class DatasetAdmin(CatalogEntryAdmin):
     inlines = [DatasetVersionInline, DatasetMetadataInline]
 
 
-class VersionAdmin(admin.ModelAdmin):
+class VersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "state", "created_by", "created_at"]
     list_filter = ["state"]
     readonly_fields = ["version_major", "version_minor", "version_patch", "version_prerelease",
@@ -103,7 +104,7 @@ class DatasetVersionAdmin(VersionAdmin):
 
 
 @admin.register(models.ArtifactFile)
-class ArtifactFileAdmin(admin.ModelAdmin):
+class ArtifactFileAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["path", "model_version", "dataset_version", human_size, "scan_status",
                     "created_at"]
     list_filter = ["scan_status", "tenant"]
@@ -117,7 +118,7 @@ class ArtifactFileAdmin(admin.ModelAdmin):
         return False
 
 
-class VocabularyAdmin(admin.ModelAdmin):
+class VocabularyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "tenant", "usage", "usage_count", "created_at"]
     list_filter = ["usage", "tenant"]
     search_fields = ["name"]
@@ -144,7 +145,7 @@ class MetadataKeyAdmin(VocabularyAdmin):
 
 
 @admin.register(models.Blob)
-class BlobAdmin(admin.ModelAdmin):
+class BlobAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["sha256", "tenant", human_size, "created_at", "last_verified_at",
                     "integrity_error"]
     list_filter = ["tenant"]
@@ -157,7 +158,7 @@ class BlobAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.UploadSession)
-class UploadSessionAdmin(admin.ModelAdmin):
+class UploadSessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["path", "tenant", "state", human_size, "part_count", "created_by",
                     "created_at", "expires_at"]
     list_filter = ["state", "tenant"]

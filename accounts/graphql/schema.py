@@ -1,6 +1,8 @@
 import strawberry
+import strawberry_django
+from strawberry_django.relay import DjangoListConnection
 
-from accounts.graphql.types import ViewerType
+from accounts.graphql.types import TenantType, ViewerType
 from config.graphql_context import actor_of
 
 
@@ -11,3 +13,7 @@ class Query:
         actor = actor_of(info)
         return ViewerType(user=actor.user, tenant=actor.tenant, role=actor.role,
                           is_superuser=actor.is_superuser)
+
+    tenants: DjangoListConnection[TenantType] = strawberry_django.connection(
+        description="Every tenant for the superuser; the current one for its members."
+    )
