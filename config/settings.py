@@ -199,6 +199,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Exact names are matched before patterns: the periodic scanning jobs only queue scans.
+    "scanning.tasks.rescan_outdated_files_task": {"queue": "maintenance"},
+    "scanning.tasks.requeue_stale_scans_task": {"queue": "maintenance"},
     "scanning.tasks.*": {"queue": "scanning"},
     "registry.tasks.*": {"queue": "maintenance"},
     "accounts.tasks.*": {"queue": "maintenance"},

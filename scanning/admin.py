@@ -1,10 +1,11 @@
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from accounts.admin import TenantScopedAdminMixin
 from accounts.selectors import actor_for
 from registry.admin import ArtifactFileAdmin
 from registry.models import ArtifactFile
@@ -15,7 +16,7 @@ REPORT_FIELDS = ["started_at", "verdict", "scanner", "scanner_version", "detecte
                  "error", "finished_at", "duration_seconds"]
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TenantScopedAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
@@ -24,6 +25,9 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return self.fields
 
 
 class ScanFindingInline(ReadOnlyInline):
@@ -43,7 +47,7 @@ class ScanReleaseInline(ReadOnlyInline):
 
 
 @admin.register(ScanReport)
-class ScanReportAdmin(admin.ModelAdmin):
+class ScanReportAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     """Reports are evidence: viewable, never edited."""
 
     list_display = ["file", "verdict", "scanner", "scanner_version", "detected_format",
@@ -63,7 +67,7 @@ class ScanReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScanRelease)
-class ScanReleaseAdmin(admin.ModelAdmin):
+class ScanReleaseAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["file", "released_by", "reason", "created_at"]
     list_filter = ["file__tenant"]
     search_fields = ["file__path", "reason", "released_by__username"]
@@ -113,8 +117,9 @@ class ScannedArtifactFileAdmin(ArtifactFileAdmin):
             try:
                 operation(actor_for(user=request.user, tenant=artifact.tenant), artifact)
                 succeeded += 1
-            except ValidationError as error:
-                self.message_user(request, f"{artifact.path}: {' '.join(error.messages)}",
-                                  messages.ERROR)
+            except (ValidationError, PermissionDenied) as error:
+                why = (" ".join(error.messages) if isinstance(error, ValidationError)
+                       else str(error))
+                self.message_user(request, f"{artifact.path}: {why}", messages.ERROR)
         if succeeded:
             self.message_user(request, f"{succeeded} file(s) {done}.", messages.SUCCESS)

@@ -15,7 +15,6 @@ from datetime import timedelta
 from botocore.exceptions import BotoCoreError
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +23,7 @@ from accounts.models import Tenant
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry import storage
-from registry.errors import RegistryErrorCode
+from registry.errors import CodedPermissionDenied, CodedValidationError
 from registry.models import ArtifactFile, ScanStatus, Version
 from scanning import selectors
 from scanning.errors import ScanningErrorCode as Code
@@ -198,11 +197,10 @@ def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
     """A tenant admin makes a flagged file downloadable; who, why and when are recorded."""
     registry_services.require_scope(actor)
     if not actor.is_tenant_admin:
-        raise ValidationError("Only tenant admins may release flagged files.",
-                              code=RegistryErrorCode.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Only tenant admins may release flagged files.")
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON_LENGTH:
-        raise ValidationError(
+        raise CodedValidationError(
             {"reason": f"Give a reason of 1 to {MAX_REASON_LENGTH} characters."},
             code=Code.INVALID_REASON,
         )
@@ -211,7 +209,7 @@ def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
     if artifact is None:
         raise registry_services.not_found("fileId")
     if artifact.scan_status != ScanStatus.FLAGGED:
-        raise ValidationError(
+        raise CodedValidationError(
             {"fileId": f"The file's scan status is {artifact.scan_status}, not flagged."},
             code=Code.NOT_FLAGGED,
         )

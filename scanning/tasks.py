@@ -1,5 +1,5 @@
-"""Scanning tasks: thin, take ids, call one service. Routed to the `scanning` queue; the
-periodic jobs run on `maintenance` (see config/celery_schedule.py)."""
+"""Scanning tasks: thin, take ids, call one service. Scans are routed to the `scanning`
+queue, the periodic jobs (config/celery_schedule.py) to `maintenance` (settings.py)."""
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
@@ -47,12 +47,12 @@ def scan_artifact_task(file_id: int, trigger: str = ScanTrigger.UPLOAD) -> None:
     services.scan_file(file_id=file_id, trigger=trigger)
 
 
-@shared_task(queue="maintenance", acks_late=True, time_limit=600)
+@shared_task(acks_late=True, time_limit=600)
 def rescan_outdated_files_task() -> int:
     """Rescan, a batch per run, the files scanned by an older scanner version."""
     return services.files_rescan(outdated_only=True, limit=settings.SCAN_RESCAN_BATCH_SIZE)
 
 
-@shared_task(queue="maintenance", acks_late=True, time_limit=600)
+@shared_task(acks_late=True, time_limit=600)
 def requeue_stale_scans_task() -> int:
     return services.stale_scans_requeue()

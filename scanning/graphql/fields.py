@@ -5,9 +5,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 import strawberry_django
 from django.db.models import Prefetch, prefetch_related_objects
+from strawberry_django.optimizer import mark_optimized_by_prefetching
 
 from registry.models import ArtifactFile, Version
-from scanning.models import ScanReport
+from scanning.models import ScanFinding, ScanReport
 
 if TYPE_CHECKING:
     from scanning.graphql.types import ScanReportType
@@ -19,9 +20,15 @@ def file_scan_reports_field():
     return strawberry_django.field(description="Scans of this file, newest first.")
 
 
-def _files_with_reports(info=None) -> Prefetch:
-    # A new Prefetch each time: Django rewrites a Prefetch in place when it is nested.
-    reports = ScanReport.objects.prefetch_related("findings")
+def _files_with_reports(info: strawberry.Info | None = None) -> Prefetch:
+    """The version's files with their reports and findings: three queries per page.
+
+    The version was found visible, so its files' reports are too: the nested querysets are
+    marked as restricted already, else the findings of each report would be queried again.
+    A new Prefetch each time: Django rewrites a Prefetch in place when it is nested.
+    """
+    findings = mark_optimized_by_prefetching(ScanFinding.objects.all())
+    reports = ScanReport.objects.prefetch_related(Prefetch("findings", queryset=findings))
     files = ArtifactFile.objects.order_by("path").prefetch_related(
         Prefetch("scan_reports", queryset=reports)
     )

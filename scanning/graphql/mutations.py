@@ -1,10 +1,10 @@
 import strawberry
 import strawberry_django
-from django.core.exceptions import ValidationError
 from strawberry import relay
 
 from config.graphql_context import actor_of
 from registry import services as registry_services
+from registry.errors import CodedValidationError
 from registry.graphql.mutations import VERSION_CLASSES, decode_id
 from registry.graphql.types import ArtifactFileType
 from scanning import services
@@ -28,8 +28,8 @@ class Mutation:
                version_id: relay.GlobalID | None = None) -> RescanQueuedType:
         actor = actor_of(info)
         if (file_id is None) == (version_id is None):
-            raise ValidationError("Give exactly one of fileId and versionId.",
-                                  code=ScanningErrorCode.INVALID_RESCAN_TARGET)
+            raise CodedValidationError("Give exactly one of fileId and versionId.",
+                                       code=ScanningErrorCode.INVALID_RESCAN_TARGET)
         if file_id is not None:
             artifact = services.file_rescan(
                 actor=actor, file_id=decode_id(file_id, "ArtifactFile", field="fileId")
