@@ -13,6 +13,7 @@ from accounts.graphql.schema import Query as AccountsQuery
 from config.errors import all_error_codes
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
+from registry.graphql.sharing import Mutation as SharingMutation
 from scanning.graphql.mutations import Mutation as ScanningMutation
 from scanning.graphql.schema import Query as ScanningQuery
 
@@ -56,7 +57,8 @@ class CoreQuery:
 
 
 Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery))
-Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, ScanningMutation))
+Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, SharingMutation,
+                                   ScanningMutation))
 
 schema = strawberry.Schema(
     query=Query,
