@@ -238,11 +238,13 @@ def catalog_entry_delete(*, entry_class: type[CatalogEntry], actor: Actor,
 
 
 def catalog_entry_for_change(*, entry_class: type[CatalogEntry], actor: Actor,
-                             entry_id: int) -> CatalogEntry:
+                             entry_id: int, field: str = "id") -> CatalogEntry:
+    """The entry if the actor may change it, else NOT_FOUND on `field`: the same answer as
+    for an id that does not exist."""
     entry = (selectors.catalog_visible_to(entry_class, actor)
              .select_for_update(of=("self",)).filter(pk=entry_id).first())
     if entry is None or not selectors.can_change(actor, entry):
-        raise not_found()
+        raise not_found(field)
     return entry
 
 
@@ -472,10 +474,11 @@ def version_get(*, actor: Actor, version_class: type[Version], version_id: int) 
 
 
 def version_for_change(*, actor: Actor, version: Version) -> Version:
-    """`version` if the actor may change its model or dataset, else NOT_FOUND."""
+    """`version` if the actor may change its model or dataset, else NOT_FOUND on
+    `versionId`, as `version_get` answers for a version that does not exist."""
     parent_field, parent_class = VERSION_PARENT[type(version)]
     catalog_entry_for_change(entry_class=parent_class, actor=actor,
-                             entry_id=getattr(version, f"{parent_field}_id"))
+                             entry_id=getattr(version, f"{parent_field}_id"), field="versionId")
     return version
 
 

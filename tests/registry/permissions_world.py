@@ -28,19 +28,20 @@ CALLERS = ["anonymous", "viewer", "maintainer", "owner", "shared_user", "group_m
            "change_grantee", "manage_grantee", "tenant_admin", "other_tenant", "superuser"]
 
 
+TYPE_NAMES = {models.RegisteredModel: "RegisteredModel", models.Dataset: "Dataset",
+              models.ModelVersion: "ModelVersion", models.DatasetVersion: "DatasetVersion",
+              models.ArtifactFile: "ArtifactFile", models.ModelAlias: "ModelAlias",
+              User: "User", TenantGroup: "TenantGroup"}
+
+
 def gid(obj) -> str:
-    type_name = {models.RegisteredModel: "RegisteredModel", models.Dataset: "Dataset",
-                 models.ModelVersion: "ModelVersion", models.DatasetVersion: "DatasetVersion",
-                 models.ArtifactFile: "ArtifactFile", models.ModelAlias: "ModelAlias",
-                 User: "User", TenantGroup: "TenantGroup"}[type(obj)]
-    return to_base64(type_name, obj.pk)
+    return to_base64(TYPE_NAMES[type(obj)], obj.pk)
 
 
 def missing_gid(model_class: type) -> str:
     """The global id of an object of `model_class` that does not exist."""
     last = model_class.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    return to_base64({models.RegisteredModel: "RegisteredModel",
-                      models.Dataset: "Dataset"}[model_class], last + 1000)
+    return to_base64(TYPE_NAMES[model_class], last + 1000)
 
 
 @dataclass
@@ -173,4 +174,6 @@ def catalog_state() -> dict:
         "dataset group grants": list(models.DatasetGroupObjectPermission.objects
                                      .order_by("pk").values()),
         "downloads": list(models.DailyDownloadCount.objects.order_by("pk").values()),
+        "blobs": list(models.Blob.objects.order_by("pk").values()),
+        "upload sessions": list(models.UploadSession.objects.order_by("pk").values()),
     }
