@@ -36,6 +36,7 @@ UNFINISHED = "The scan has not finished: it is running, or its worker stopped be
 # A hostile archive can yield a finding per entry; the report keeps the first ones.
 MAX_STORED_FINDINGS = 500
 MAX_REASON_LENGTH = 2000
+READ_BUFFER_BYTES = 256 * 1024
 STATUS_OF_VERDICT = {Verdict.CLEAN: ScanStatus.CLEAN, Verdict.FLAGGED: ScanStatus.FLAGGED,
                      Verdict.ERROR: ScanStatus.ERROR}
 
@@ -79,20 +80,23 @@ def scan_file(*, file_id: int, trigger: str = ScanTrigger.UPLOAD) -> ScanReport 
 
 
 def _open_blob(artifact: ArtifactFile) -> tuple[io.IOBase | None, str]:
-    """The file's bytes at position 0, or None and why they cannot be scanned."""
+    """The file's bytes at position 0, or None and why they cannot be scanned.
+
+    Errors reaching the storage are retried by the task; a read that fails later, mid-scan,
+    is the scanner's to report (an error verdict).
+    """
     try:
         stream = storage.blob_open(artifact.blob)
     except FileNotFoundError:
         return None, "The file's bytes are missing from storage."
     except (OSError, BotoCoreError) as error:
         raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
-    try:
-        # On S3 this is where the object is fetched, so transient errors surface here too.
-        stored_size = stream.seek(0, io.SEEK_END)
-        stream.seek(0)
-    except (OSError, BotoCoreError) as error:
-        stream.close()
-        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+    if isinstance(stream, io.RawIOBase):
+        # Scanners make many small reads around a file; unbuffered, each would be a request
+        # to S3 (34 instead of 6 GETs for a small PyTorch checkpoint).
+        stream = io.BufferedReader(stream, READ_BUFFER_BYTES)
+    stored_size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
     if stored_size != artifact.size:
         stream.close()
         return None, (f"The stored bytes ({stored_size} B) do not match the file's recorded "

@@ -60,7 +60,13 @@ def upload(maintainer, version, django_capture_on_commit_callbacks) -> Callable[
     return send
 
 
-def download_status(user, artifact: ArtifactFile) -> int:
+SERVED = "served"
+
+
+def download_status(user, artifact: ArtifactFile) -> int | str:
+    """SERVED when the download URL gives the bytes (200, or on S3 a 302 to a presigned URL),
+    else the status code."""
     client = Client()
     client.force_login(user)
-    return client.get(file_download_url(artifact)).status_code
+    status = client.get(file_download_url(artifact)).status_code
+    return SERVED if status in (200, 302) else status

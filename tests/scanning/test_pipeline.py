@@ -19,7 +19,7 @@ from scanning.models import ScanReport, ScanTrigger, Verdict
 from scanning.scanners import SCANNER_VERSION, Finding, ScanResult, Severity
 from scanning.tasks import scan_artifact_task
 from tests.scanning import corpus
-from tests.scanning.conftest import download_status
+from tests.scanning.conftest import SERVED, download_status
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_new_file_stays_pending_and_quarantined_until_its_scan_runs(upload, main
     artifact.refresh_from_db()
 
     assert artifact.scan_status == ScanStatus.CLEAN
-    assert download_status(maintainer, artifact) == 200
+    assert download_status(maintainer, artifact) == SERVED
 
 
 @pytest.mark.parametrize("path", BENIGN)
@@ -78,7 +78,7 @@ def test_benign_files_become_clean_and_downloadable(upload, maintainer, path):
                                                               "")
     assert report.finished_at is not None
     assert report.worker == f"{os.uname().nodename}:{os.getpid()}"  # eager: this process
-    assert download_status(maintainer, artifact) == 200
+    assert download_status(maintainer, artifact) == SERVED
 
 
 @pytest.mark.parametrize("sample", MALICIOUS)
@@ -108,7 +108,7 @@ def test_flagged_file_is_downloadable_where_the_tenant_policy_is_warn(upload, ma
 
     artifact.refresh_from_db()
     assert artifact.scan_status == ScanStatus.FLAGGED
-    assert download_status(maintainer, artifact) == 200
+    assert download_status(maintainer, artifact) == SERVED
 
 
 @pytest.mark.parametrize("policy", ["block", "warn"])

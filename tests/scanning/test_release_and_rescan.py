@@ -23,7 +23,7 @@ from tests.factories import (
     artifact_file,
 )
 from tests.scanning import corpus
-from tests.scanning.conftest import download_status, global_id
+from tests.scanning.conftest import SERVED, download_status, global_id
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_tenant_admin_releases_a_flagged_file_and_it_is_recorded(flagged, tenant
     )
     assert _state(flagged) == (ScanStatus.RELEASED, tenant_admin.pk,
                                "False positive: our own loader.", 1)
-    assert download_status(maintainer, flagged) == 200
+    assert download_status(maintainer, flagged) == SERVED
 
 
 def test_the_owner_may_not_release_and_nothing_changes(flagged, maintainer):
