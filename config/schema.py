@@ -14,6 +14,7 @@ from config.errors import all_error_codes
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
 from registry.graphql.sharing import Mutation as SharingMutation
+from registry.graphql.transfer import Mutation as TransferMutation
 from scanning.graphql.mutations import Mutation as ScanningMutation
 from scanning.graphql.schema import Query as ScanningQuery
 
@@ -58,7 +59,7 @@ class CoreQuery:
 
 Query = merge_types("Query", (CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, SharingMutation,
-                                   ScanningMutation))
+                                   TransferMutation, ScanningMutation))
 
 schema = strawberry.Schema(
     query=Query,

@@ -160,6 +160,8 @@ REGISTRY_DEFAULT_QUOTA_BYTES = env.int("REGISTRY_DEFAULT_QUOTA_BYTES", default=1
 REGISTRY_DEFAULT_QUOTA_FILES = env.int("REGISTRY_DEFAULT_QUOTA_FILES", default=100_000)
 DOWNLOAD_URL_TTL_SECONDS = env.int("DOWNLOAD_URL_TTL_SECONDS", default=300)
 UPLOAD_SESSION_TTL_SECONDS = env.int("UPLOAD_SESSION_TTL_SECONDS", default=24 * 3600)
+# Blobs re-hashed by each run of the periodic storage verification (least recently first).
+STORAGE_VERIFY_SAMPLE_SIZE = env.int("STORAGE_VERIFY_SAMPLE_SIZE", default=100)
 
 # --- Tokens --------------------------------------------------------------------------------
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=env.int("ACCESS_TOKEN_LIFETIME_SECONDS", default=1800))

@@ -32,6 +32,9 @@ class RegistryErrorCode(models.TextChoices):
     )
     UPLOAD_NOT_OPEN = "upload_not_open", "The upload session is completed, aborted or expired."
     INVALID_PART = "invalid_part", "A part is missing, duplicated or does not match."
+    INVALID_UPLOAD = (
+        "invalid_upload", "A resumable upload's size, sha256 or part count is out of range."
+    )
     READ_ONLY_TOKEN = "read_only_token", "The token's scopes do not allow this operation."
 
 

@@ -28,6 +28,7 @@ from registry.models import (
     RegisteredModelUserObjectPermission,
     ScanStatus,
     Tag,
+    UploadSession,
     Visibility,
 )
 
@@ -145,6 +146,17 @@ def files_of_entry(entry: CatalogEntry) -> QuerySet[ArtifactFile]:
 
 def restrict_aliases(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAlias]:
     return queryset.filter(model__in=models_visible_to(actor))
+
+
+def restrict_upload_sessions(queryset: QuerySet, actor: Actor) -> QuerySet[UploadSession]:
+    """An upload in progress is its uploader's alone, in the tenant it was started in."""
+    if actor.tenant is None or actor.user is None:
+        return queryset.none()
+    return queryset.filter(tenant=actor.tenant, created_by=actor.user)
+
+
+def upload_sessions_visible_to(actor: Actor) -> QuerySet[UploadSession]:
+    return restrict_upload_sessions(UploadSession.objects.all(), actor)
 
 
 def tenant_vocabulary(entry_class: type[Tag] | type[MetadataKey], actor: Actor) -> QuerySet:

@@ -10,7 +10,7 @@ from django.contrib.postgres.search import SearchVector
 from django.db import IntegrityError, connection, transaction
 
 from accounts.actor import Actor
-from accounts.models import TenantGroup, User
+from accounts.models import Tenant, TenantGroup, User
 from registry import selectors, signals, storage
 from registry.errors import CodedPermissionDenied, CodedValidationError
 from registry.errors import RegistryErrorCode as Code
@@ -525,31 +525,61 @@ def model_alias_remove(*, actor: Actor, model_id: int, alias: str) -> Registered
 
 # --- Files ---------------------------------------------------------------------------------
 
-@transaction.atomic
 def file_add(*, actor: Actor, version: Version, path: str, stream: BinaryIO,
              declared_size: int, content_type: str = "") -> ArtifactFile:
-    """Store `stream` as `path` of `version`; the file stays quarantined until scanned."""
+    """Store `stream` as `path` of `version`; the file stays quarantined until scanned.
+
+    Not one transaction: the bytes are staged (hashed, size-limited) outside any, so a long
+    upload holds no database lock; the blob and the file are then created in one short
+    transaction, and a failure anywhere leaves neither a row nor an object.
+    """
+    with transaction.atomic():  # refuse early, before any byte is stored
+        file_add_check(actor=actor, version=version, path=path, size=declared_size)
+    staged = storage.stage_stream(tenant=actor.tenant, stream=stream)
+    with storage.blob_for(tenant=actor.tenant, staged=staged) as blob:
+        return file_create_from_blob(actor=actor, version=version, path=path, blob=blob,
+                                     content_type=content_type)
+
+
+def file_add_check(*, actor: Actor, version: Version, path: str, size: int,
+                   upload_session_id: int | None = None) -> None:
+    """What refuses a new file: rights on the version, the path, a duplicate, size and quota."""
     require_scope(actor)
     version_for_change(actor=actor, version=version)
     validate_file_path(path)
     version_field = _version_field(VERSION_PARENT[type(version)][1])
     if ArtifactFile.objects.filter(**{version_field: version, "path": path}).exists():
-        raise CodedValidationError({"path": f"{path!r} already exists in this version."},
-                              code=Code.DUPLICATE_PATH)
-    storage.quota_check(tenant=actor.tenant, incoming_bytes=declared_size)
-    blob = storage.blob_store_stream(tenant=actor.tenant, stream=stream)
-    return file_create_from_blob(actor=actor, version=version, path=path, blob=blob,
-                                 content_type=content_type)
+        raise _duplicate_path(path)
+    storage.quota_check(tenant=actor.tenant, incoming_bytes=size,
+                        exclude_session_id=upload_session_id)
 
 
+def _duplicate_path(path: str) -> CodedValidationError:
+    return CodedValidationError({"path": f"{path!r} already exists in this version."},
+                                code=Code.DUPLICATE_PATH)
+
+
+@transaction.atomic
 def file_create_from_blob(*, actor: Actor, version: Version, path: str, blob,
-                          content_type: str = "") -> ArtifactFile:
+                          content_type: str = "",
+                          upload_session_id: int | None = None) -> ArtifactFile:
+    """The file row for bytes already stored as `blob`: the one path of uploadFile and of
+    completed resumable uploads. Checks everything again, as the upload took time."""
+    # Quota checks of one tenant run one at a time, so parallel uploads cannot overcommit.
+    Tenant.objects.select_for_update().filter(pk=actor.tenant.pk).first()
+    file_add_check(actor=actor, version=version, path=path, size=blob.size,
+                   upload_session_id=upload_session_id)
     version_field = _version_field(VERSION_PARENT[type(version)][1])
-    artifact = ArtifactFile.objects.create(
-        tenant=actor.tenant, **{version_field: version}, path=path, blob=blob, size=blob.size,
-        sha256=blob.sha256, content_type=content_type or storage.guess_content_type(path),
-        uploaded_by=actor.user,
-    )
+    try:
+        with transaction.atomic():
+            artifact = ArtifactFile.objects.create(
+                tenant=actor.tenant, **{version_field: version}, path=path, blob=blob,
+                size=blob.size, sha256=blob.sha256,
+                content_type=content_type or storage.guess_content_type(path),
+                uploaded_by=actor.user,
+            )
+    except IntegrityError as error:  # a concurrent upload took the path
+        raise _duplicate_path(path) from error
     file_created_hook(artifact)
     return artifact
 

@@ -1,23 +1,64 @@
-"""Blobs in object storage: content-addressed keys, streamed writes, reference counting."""
+"""Blobs in object storage: content-addressed keys, streamed writes, reference counting.
 
+Keys are made here, never from anything a client sends:
+
+    tenants/<tenant id>/blobs/<sha256[:2]>/<sha256>   a blob, shared by the tenant's files
+    tenants/<tenant id>/staging/<uuid>                an upload whose bytes are not verified yet
+
+Two backends behind one interface: the local filesystem (the embedded default) and S3
+(django-storages' S3Storage; its boto3 client does the multipart, copy and presigning work).
+A blob's row and its object are created together (`blob_for`) and deleted together, each
+under a per-key lock, so a concurrent upload of the same bytes and a garbage collection
+cannot undo each other. A blob's refcount is the number of files pointing at it.
+"""
+
+import fcntl
 import hashlib
+import io
 import mimetypes
-import tempfile
-from collections.abc import Iterable
+import os
+import secrets
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import BinaryIO
 
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Count, Sum
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage, storages
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
 
 from accounts.models import Tenant
 from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
-from registry.models import ArtifactFile, Blob
+from registry.models import ArtifactFile, Blob, UploadSession, UploadState
+from registry.urls_public import absolute
 
-CHUNK_SIZE = 1024 * 1024
+# One read or write; large enough that Python's per-call overhead disappears.
+CHUNK_SIZE = 8 * 2**20
+# S3's multipart limits, applied on both backends so a client sees one protocol.
+MIN_PART_SIZE = 5 * 2**20
+MAX_PART_SIZE = 5 * 2**30
+MAX_PARTS = 10_000
+ACTIVE_UPLOAD_STATES = (UploadState.OPEN, UploadState.COMPLETING)
+# Objects nothing accounts for are left alone this long: an upload may still be writing them.
+ORPHAN_MIN_AGE = timedelta(hours=6)
+PART_TOKEN_SALT = "registry.upload-part"
+# Parts in flight per S3 transfer; each holds one chunk in memory at most.
+S3_TRANSFER = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20,
+                             max_concurrency=4)
 
 
 def blob_key(tenant: Tenant, sha256: str) -> str:
@@ -25,22 +66,49 @@ def blob_key(tenant: Tenant, sha256: str) -> str:
     return f"tenants/{tenant.pk}/blobs/{sha256[:2]}/{sha256}"
 
 
+def staging_key(tenant: Tenant) -> str:
+    return f"tenants/{tenant.pk}/staging/{uuid.uuid4().hex}"
+
+
+def staging_root(key: str) -> str | None:
+    """The staging key a stored key belongs to (itself, or the folder of a resumable upload)."""
+    parts = key.split("/")
+    if len(parts) >= 4 and parts[0] == "tenants" and parts[2] == "staging":
+        return "/".join(parts[:4])
+    return None
+
+
 def guess_content_type(path: str) -> str:
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1) -> None:
-    usage = ArtifactFile.objects.filter(tenant=tenant).aggregate(
-        files=Count("pk"), bytes=Sum("size")
+def file_too_large() -> CodedValidationError:
+    return CodedValidationError(
+        {"file": f"The file exceeds the maximum file size of "
+                 f"{settings.REGISTRY_MAX_FILE_SIZE} bytes."},
+        code=Code.FILE_TOO_LARGE,
     )
+
+
+def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1,
+                exclude_session_id: int | None = None) -> None:
+    """Refuse what would exceed the largest file size or the tenant's quota.
+
+    Open resumable uploads hold their declared size and one file of the quota until they
+    complete or expire, so parallel sessions cannot overcommit it.
+    """
     if incoming_bytes > settings.REGISTRY_MAX_FILE_SIZE:
-        raise CodedValidationError(
-            {"file": f"{incoming_bytes} bytes exceeds the limit of "
-                     f"{settings.REGISTRY_MAX_FILE_SIZE} bytes."},
-            code=Code.FILE_TOO_LARGE,
-        )
-    if ((usage["bytes"] or 0) + incoming_bytes > tenant.quota_bytes
-            or usage["files"] + incoming_files > tenant.quota_files):
+        raise file_too_large()
+    stored = ArtifactFile.objects.filter(tenant=tenant).aggregate(files=Count("pk"),
+                                                                   bytes=Sum("size"))
+    reserved = (UploadSession.objects
+                .filter(tenant=tenant, state__in=ACTIVE_UPLOAD_STATES,
+                        expires_at__gt=timezone.now())
+                .exclude(pk=exclude_session_id)
+                .aggregate(files=Count("pk"), bytes=Sum("size")))
+    total_bytes = (stored["bytes"] or 0) + (reserved["bytes"] or 0) + incoming_bytes
+    total_files = stored["files"] + reserved["files"] + incoming_files
+    if total_bytes > tenant.quota_bytes or total_files > tenant.quota_files:
         raise CodedValidationError(
             {"file": f"The tenant's quota of {tenant.quota_bytes} bytes and "
                      f"{tenant.quota_files} files would be exceeded."},
@@ -48,51 +116,601 @@ def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1)
         )
 
 
-def blob_store_stream(*, tenant: Tenant, stream: BinaryIO) -> Blob:
-    """Hash `stream` while spooling it to a local temporary file, then store it once.
+class HashingReader:
+    """Reads a stream, computing its sha256 and size on the way; stops past `limit` bytes."""
 
-    Identical content within a tenant is stored once and shared.
+    def __init__(self, stream: BinaryIO, limit: int | None = None) -> None:
+        self.stream = stream
+        self.limit = settings.REGISTRY_MAX_FILE_SIZE if limit is None else limit
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = CHUNK_SIZE) -> bytes:
+        chunk = self.stream.read(size if size > 0 else CHUNK_SIZE)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise file_too_large()
+        self.digest.update(chunk)
+        return chunk
+
+    def drain(self) -> "HashingReader":
+        while self.read(CHUNK_SIZE):
+            pass
+        return self
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
+
+
+@dataclass
+class Staged:
+    """Bytes received and hashed, not yet a blob."""
+
+    sha256: str
+    size: int
+    put: Callable[[str], None]  # store the bytes under a blob key
+    discard: Callable[[], None] = lambda: None  # remove what staging is left (idempotent)
+
+
+@dataclass(frozen=True)
+class ReceivedPart:
+    number: int
+    etag: str
+    size: int
+
+
+class PartsRejected(Exception):
+    """The parts named at completion do not match the parts received."""
+
+
+def part_size_for(size: int, part_count: int) -> int:
+    """Every part but the last has this size; the last has the rest."""
+    return -(-size // part_count)
+
+
+def part_length(session: UploadSession, number: int) -> int:
+    if number < session.part_count:
+        return session.part_size
+    return session.size - session.part_size * (session.part_count - 1)
+
+
+def part_token(session: UploadSession, number: int) -> str:
+    return signing.dumps([session.pk, number], salt=PART_TOKEN_SALT, compress=False)
+
+
+def part_token_load(token: str) -> tuple[int, int]:
+    """(session id, part number) of a token we signed; BadSignature when forged or expired."""
+    session_id, number = signing.loads(token, salt=PART_TOKEN_SALT,
+                                       max_age=settings.UPLOAD_SESSION_TTL_SECONDS)
+    return int(session_id), int(number)
+
+
+def _seconds_left(session: UploadSession) -> int:
+    return max(1, int((session.expires_at - timezone.now()).total_seconds()))
+
+
+# --- Backends ------------------------------------------------------------------------------
+
+class FilesystemBackend:
+    """Files under MEDIA_ROOT. Resumable parts are written in place into one preallocated
+    file, so completing an upload only hashes it and renames it under its blob key."""
+
+    name = "filesystem"
+
+    def __init__(self, storage: FileSystemStorage) -> None:
+        self.storage = storage
+
+    def path(self, key: str) -> Path:
+        return Path(self.storage.path(key))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self.path(key), "rb")  # noqa: SIM115 - the caller closes it
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def iter_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        root = Path(self.storage.location)
+        for directory, _, names in os.walk(self.path(prefix)):
+            for name in names:
+                path = Path(directory, name)
+                yield (path.relative_to(root).as_posix(),
+                       datetime.fromtimestamp(path.stat().st_mtime, tz=UTC))
+
+    def download_url(self, key: str, filename: str, content_type: str) -> str | None:
+        return None  # served by our own view
+
+    def _move(self, source: Path, key: str) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def stage_stream(self, tenant: Tenant, stream: BinaryIO) -> Staged:
+        """Copies `stream` once, into a staging file beside the blobs, hashing on the way."""
+        path = self.path(staging_key(tenant))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        reader = HashingReader(stream)
+        try:
+            with open(path, "xb") as staging:
+                while chunk := reader.read(CHUNK_SIZE):
+                    staging.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return Staged(sha256=reader.sha256, size=reader.size,
+                      put=lambda key: self._move(path, key),
+                      discard=lambda: path.unlink(missing_ok=True))
+
+    # The resumable protocol's storage side: <staging>/data and one marker per part received,
+    # named part-<number>.<etag>.
+
+    def multipart_start(self, session: UploadSession) -> str:
+        directory = self.path(session.staging_key)
+        directory.mkdir(parents=True)
+        with open(directory / "data", "xb") as data:
+            data.truncate(session.size)  # sparse until the parts land
+        return ""
+
+    def part_urls(self, session: UploadSession, numbers: Iterable[int]) -> list[str]:
+        return [absolute(reverse("registry:upload-part", args=[part_token(session, number)]))
+                for number in numbers]
+
+    def part_write(self, session: UploadSession, number: int, stream: BinaryIO,
+                   still_open: Callable[[], bool]) -> str | None:
+        """Writes part `number` from `stream` at its offset; its ETag, or None when the
+        session closed meanwhile. Raises PartsRejected when the stream ends early."""
+        directory = self.path(session.staging_key)
+        for stale in directory.glob(f"part-{number:05d}.*"):
+            stale.unlink(missing_ok=True)  # a rewrite invalidates the previous ETag
+        with open(directory / "data", "r+b") as data:
+            # Completion takes the lock exclusively: no part lands while it verifies.
+            fcntl.flock(data, fcntl.LOCK_SH)
+            if not still_open():
+                return None
+            data.seek(session.part_size * (number - 1))
+            remaining = part_length(session, number)
+            while remaining:
+                chunk = stream.read(min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    raise PartsRejected(f"Part {number} ended {remaining} bytes early.")
+                data.write(chunk)
+                remaining -= len(chunk)
+            etag = secrets.token_hex(16)
+            (directory / f"part-{number:05d}.{etag}").touch()
+        return etag
+
+    def parts_received(self, session: UploadSession) -> list[ReceivedPart]:
+        parts = []
+        for marker in sorted(self.path(session.staging_key).glob("part-*.*")):
+            number, etag = marker.name.removeprefix("part-").split(".", 1)
+            parts.append(ReceivedPart(int(number), etag, part_length(session, int(number))))
+        return parts
+
+    def multipart_finish(self, session: UploadSession, parts: dict[int, str]) -> Staged:
+        directory = self.path(session.staging_key)
+        try:
+            data = open(directory / "data", "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as error:
+            raise PartsRejected("The upload's parts are gone.") from error
+        with data:
+            fcntl.flock(data, fcntl.LOCK_EX)
+            received = {(part.number, part.etag) for part in self.parts_received(session)}
+            for number, etag in sorted(parts.items()):
+                if (number, etag) not in received:
+                    raise PartsRejected(f"Part {number} with ETag {etag!r} was not received.")
+            reader = HashingReader(data, limit=session.size).drain()
+        return Staged(sha256=reader.sha256, size=reader.size,
+                      put=lambda key: self._move(directory / "data", key),
+                      discard=lambda: shutil.rmtree(directory, ignore_errors=True))
+
+    def multipart_abort(self, session: UploadSession) -> None:
+        shutil.rmtree(self.path(session.staging_key), ignore_errors=True)
+
+    def dangling_uploads_abort(self, older_than: datetime) -> int:
+        return 0  # a resumable upload's folder is a plain staging object: see orphans_delete
+
+
+class S3ObjectReader(io.RawIOBase):
+    """A seekable, read-only S3 object: one streamed GET from the current position, opened
+    again with a Range after a seek, so scanners can jump around a multi-GB checkpoint and
+    sequential readers fetch each byte once."""
+
+    def __init__(self, client, bucket: str, key: str) -> None:
+        super().__init__()
+        self.client, self.bucket, self.key = client, bucket, key
+        try:
+            self.size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                raise FileNotFoundError(key) from error
+            raise
+        self.position = 0
+        self.body = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        position = max(0, base + offset)
+        if position != self.position:
+            self._close_body()
+            self.position = position
+        return position
+
+    def read(self, size: int = -1) -> bytes:
+        if self.position >= self.size:
+            return b""
+        if self.body is None:
+            self.body = self.client.get_object(Bucket=self.bucket, Key=self.key,
+                                               Range=f"bytes={self.position}-")["Body"]
+        data = self.body.read(size if size is not None and size >= 0 else None)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def _close_body(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None
+
+    def close(self) -> None:
+        self._close_body()
+        super().close()
+
+
+class S3Backend:
+    """Objects in the S3Storage's bucket, through its boto3 client."""
+
+    name = "s3"
+
+    def __init__(self, storage: S3Storage) -> None:
+        self.storage = storage
+        self.client = storage.connection.meta.client
+        self.bucket = storage.bucket_name
+
+    def _object_parameters(self, key: str) -> dict:
+        return self.storage.get_object_parameters(key)  # e.g. server-side encryption
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return False
+            raise
+        return True
+
+    def open(self, key: str) -> BinaryIO:
+        return S3ObjectReader(self.client, self.bucket, key)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def iter_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                           Prefix=prefix):
+            for entry in page.get("Contents", []):
+                yield entry["Key"], entry["LastModified"]
+
+    def download_url(self, key: str, filename: str, content_type: str) -> str | None:
+        return self.storage.url(key, parameters={
+            "ResponseContentDisposition": content_disposition_header(True, filename),
+            "ResponseContentType": content_type,
+        }, expire=settings.DOWNLOAD_URL_TTL_SECONDS)
+
+    def _copy(self, source_key: str, key: str) -> None:
+        # Server side, in parallel parts when large: no byte passes through this process.
+        self.client.copy({"Bucket": self.bucket, "Key": source_key}, self.bucket, key,
+                         ExtraArgs=self._object_parameters(key), Config=S3_TRANSFER)
+
+    def _upload(self, stream: BinaryIO, key: str) -> None:
+        arguments = {"ExtraArgs": self._object_parameters(key), "Config": S3_TRANSFER}
+        temporary_path = getattr(stream, "temporary_file_path", None)
+        if temporary_path:
+            # By name, s3transfer reads each part from the file as it sends it; a file object
+            # would be read a whole part at a time into memory, per part in flight.
+            self.client.upload_file(temporary_path(), self.bucket, key, **arguments)
+        else:  # small uploads, in memory already
+            stream.seek(0)
+            self.client.upload_fileobj(stream, self.bucket, key, **arguments)
+
+    def stage_stream(self, tenant: Tenant, stream: BinaryIO) -> Staged:
+        """Hashes the request's spooled file first, so the bytes go to S3 once, straight under
+        their blob key, and not at all when the tenant already has them."""
+        reader = HashingReader(stream).drain()
+        return Staged(sha256=reader.sha256, size=reader.size,
+                      put=lambda key: self._upload(stream, key))
+
+    def multipart_start(self, session: UploadSession) -> str:
+        return self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=session.staging_key,
+            **self._object_parameters(session.staging_key),
+        )["UploadId"]
+
+    def part_urls(self, session: UploadSession, numbers: Iterable[int]) -> list[str]:
+        expires = _seconds_left(session)
+        return [self.client.generate_presigned_url("upload_part", Params={
+            "Bucket": self.bucket, "Key": session.staging_key,
+            "UploadId": session.s3_upload_id, "PartNumber": number,
+        }, ExpiresIn=expires) for number in numbers]
+
+    def parts_received(self, session: UploadSession) -> list[ReceivedPart]:
+        parts = []
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=session.staging_key, UploadId=session.s3_upload_id
+        )
+        for page in pages:
+            parts.extend(ReceivedPart(part["PartNumber"], part["ETag"].strip('"'), part["Size"])
+                         for part in page.get("Parts", []))
+        return parts
+
+    def multipart_finish(self, session: UploadSession, parts: dict[int, str]) -> Staged:
+        try:
+            received = {part.number: part for part in self.parts_received(session)}
+        except ClientError as error:
+            # Completed by an earlier call that failed later on: its object is still there.
+            if (error.response["Error"]["Code"] != "NoSuchUpload"
+                    or not self.exists(session.staging_key)):
+                raise PartsRejected("The upload's parts are gone.") from error
+        else:
+            for number, etag in sorted(parts.items()):
+                part = received.get(number)
+                if part is None or part.etag != etag:
+                    raise PartsRejected(f"Part {number} with ETag {etag!r} was not received.")
+                if part.size != part_length(session, number):
+                    raise PartsRejected(f"Part {number} has {part.size} bytes, expected "
+                                        f"{part_length(session, number)}.")
+            try:
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=session.staging_key,
+                    UploadId=session.s3_upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": number, "ETag": received[number]
+                                                .etag} for number in sorted(parts)]},
+                )
+            except ClientError as error:
+                raise PartsRejected(error.response["Error"].get("Message", "")) from error
+        with self.open(session.staging_key) as assembled:
+            reader = HashingReader(assembled, limit=session.size).drain()
+        return Staged(sha256=reader.sha256, size=reader.size,
+                      put=lambda key: self._copy(session.staging_key, key),
+                      discard=lambda: self.delete(session.staging_key))
+
+    def multipart_abort(self, session: UploadSession) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=session.staging_key,
+                                               UploadId=session.s3_upload_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchUpload":
+                raise
+        self.delete(session.staging_key)  # assembled by a completion that failed later
+
+    def dangling_uploads_abort(self, older_than: datetime) -> int:
+        """Aborts multipart uploads under our prefix that no active session accounts for."""
+        stale = []
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix="tenants/"):
+            stale.extend((upload["Key"], upload["UploadId"]) for upload in page.get("Uploads", [])
+                         if upload["Initiated"] < older_than)
+        active = set(UploadSession.objects.filter(
+            s3_upload_id__in=[upload_id for _, upload_id in stale],
+            state__in=ACTIVE_UPLOAD_STATES,
+        ).values_list("s3_upload_id", flat=True))
+        aborted = 0
+        for key, upload_id in stale:
+            if upload_id not in active:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                   UploadId=upload_id)
+                aborted += 1
+        return aborted
+
+
+Backend = FilesystemBackend | S3Backend
+
+
+def backend() -> Backend:
+    """The backend of the configured default storage."""
+    storage = storages["default"]
+    if isinstance(storage, S3Storage):
+        return S3Backend(storage)
+    if isinstance(storage, FileSystemStorage):
+        return FilesystemBackend(storage)
+    raise ImproperlyConfigured(f"Unsupported storage for blobs: {type(storage).__name__}")
+
+
+# --- Blobs ---------------------------------------------------------------------------------
+
+def lock_key(key: str) -> None:
+    """Serialise, until the transaction ends, everyone who writes or deletes `key`.
+
+    SQLite needs nothing more: its write transactions run one at a time (IMMEDIATE).
     """
-    digest = hashlib.sha256()
-    size = 0
-    with tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
-        while chunk := stream.read(CHUNK_SIZE):
-            digest.update(chunk)
-            spool.write(chunk)
-            size += len(chunk)
-            if size > settings.REGISTRY_MAX_FILE_SIZE:
-                raise CodedValidationError({"file": "The file exceeds the maximum file size."},
-                                      code=Code.FILE_TOO_LARGE)
-        sha256 = digest.hexdigest()
-        existing = Blob.objects.filter(tenant=tenant, sha256=sha256).first()
-        if existing is not None:
-            return existing
-        spool.seek(0)
-        key = blob_key(tenant, sha256)
-        default_storage.save(key, File(spool, name=key))
-    blob, _ = Blob.objects.get_or_create(
-        tenant=tenant, sha256=sha256, defaults={"size": size, "storage_key": key}
-    )
-    return blob
+    if connection.vendor == "postgresql":
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+def stage_stream(*, tenant: Tenant, stream: BinaryIO) -> Staged:
+    """Receive `stream` (hashed, size-limited) without making it a blob yet."""
+    return backend().stage_stream(tenant, stream)
+
+
+@contextmanager
+def blob_for(*, tenant: Tenant, staged: Staged) -> Iterator[Blob]:
+    """Inside one transaction, the tenant's blob holding the staged bytes.
+
+    The bytes are stored under the blob key only when the tenant has no blob with them yet
+    (deduplication), or to repair one flagged missing or corrupt; if the block raises, a new
+    object is removed before the transaction rolls back. Staging is discarded in every case.
+    """
+    key = blob_key(tenant, staged.sha256)
+    try:
+        with transaction.atomic():
+            lock_key(key)
+            blob = Blob.objects.filter(tenant=tenant, sha256=staged.sha256).first()
+            created = blob is None
+            if created:
+                staged.put(key)
+                blob = Blob.objects.create(tenant=tenant, sha256=staged.sha256,
+                                           size=staged.size, storage_key=key)
+            elif blob.integrity_error:
+                staged.put(blob.storage_key)
+                Blob.objects.filter(pk=blob.pk).update(integrity_error="",
+                                                       last_verified_at=timezone.now())
+            try:
+                yield blob
+            except BaseException:
+                if created:
+                    backend().delete(key)
+                raise
+    finally:
+        staged.discard()
+
+
+def blob_store_stream(*, tenant: Tenant, stream: BinaryIO) -> Blob:
+    """Store `stream` as a blob of `tenant` (no file refers to it yet)."""
+    with blob_for(tenant=tenant, staged=stage_stream(tenant=tenant, stream=stream)) as blob:
+        return blob
 
 
 def blob_open(blob: Blob) -> BinaryIO:
-    return default_storage.open(blob.storage_key, "rb")
+    """The blob's bytes as a seekable stream; FileNotFoundError when the object is missing."""
+    return backend().open(blob.storage_key)
+
+
+def _unreferenced(queryset):
+    return queryset.filter(~Exists(ArtifactFile.objects.filter(blob=OuterRef("pk"))))
 
 
 def blobs_release(blob_ids: Iterable[int]) -> None:
-    """Delete the blobs no file refers to any more, after the transaction commits."""
-    unreferenced = list(
-        Blob.objects.filter(pk__in=set(blob_ids), files__isnull=True).values_list(
-            "pk", "storage_key"
-        )
-    )
-    if not unreferenced:
+    """Delete the blobs no file refers to any more: rows now, objects after the commit."""
+    unreferenced = _unreferenced(Blob.objects.filter(pk__in=set(blob_ids)))
+    keys = list(unreferenced.values_list("storage_key", flat=True))
+    if not keys:
         return
-    Blob.objects.filter(pk__in=[pk for pk, _ in unreferenced], files__isnull=True).delete()
+    unreferenced.delete()
+    transaction.on_commit(lambda: _objects_delete_unclaimed(keys))
 
-    def delete_objects() -> None:
-        for _, key in unreferenced:
-            default_storage.delete(key)
 
-    transaction.on_commit(delete_objects)
+def _objects_delete_unclaimed(keys: list[str]) -> None:
+    store = backend()
+    for key in keys:
+        with transaction.atomic():
+            lock_key(key)
+            # An upload of the same bytes may have made the key a blob again meanwhile.
+            if not Blob.objects.filter(storage_key=key).exists():
+                store.delete(key)
+
+
+def blobs_collect_garbage() -> int:
+    """Delete every blob no file refers to, row and object; how many."""
+    store = backend()
+    deleted = 0
+    for pk, key in _unreferenced(Blob.objects.all()).values_list("pk", "storage_key"):
+        with transaction.atomic():
+            lock_key(key)  # before the row, in the same order as blob_for
+            if _unreferenced(Blob.objects.select_for_update().filter(pk=pk)).delete()[0]:
+                store.delete(key)
+                deleted += 1
+    return deleted
+
+
+@dataclass
+class VerifyReport:
+    verified: int = 0
+    missing: list[Blob] = field(default_factory=list)
+    mismatched: list[Blob] = field(default_factory=list)
+
+
+def blob_verify(blob: Blob, store: Backend | None = None) -> str:
+    """Re-hash the blob's object and record the outcome; the problem found, or ""."""
+    store = store or backend()
+    try:
+        with store.open(blob.storage_key) as stream:
+            reader = HashingReader(stream, limit=blob.size).drain()
+    except FileNotFoundError:
+        problem = "missing from storage"
+    except CodedValidationError:  # more bytes than recorded
+        problem = f"content mismatch: more than {blob.size} bytes stored"
+    else:
+        problem = ("" if (reader.size, reader.sha256) == (blob.size, blob.sha256) else
+                   f"content mismatch: {reader.size} bytes with sha256 {reader.sha256} stored")
+    blob.integrity_error = problem
+    blob.last_verified_at = timezone.now()
+    Blob.objects.filter(pk=blob.pk).update(integrity_error=problem,
+                                           last_verified_at=blob.last_verified_at)
+    return problem
+
+
+def blobs_verify(*, limit: int | None = None, tenant: Tenant | None = None) -> VerifyReport:
+    """Re-hash blobs, least recently verified first (all of them without `limit`)."""
+    queryset = Blob.objects.order_by(F("last_verified_at").asc(nulls_first=True), "pk")
+    if tenant is not None:
+        queryset = queryset.filter(tenant=tenant)
+    if limit is not None:
+        queryset = queryset[:limit]
+    store = backend()
+    report = VerifyReport()
+    for blob in queryset.iterator(chunk_size=500):
+        problem = blob_verify(blob, store)
+        report.verified += 1
+        if problem == "missing from storage":
+            report.missing.append(blob)
+        elif problem:
+            report.mismatched.append(blob)
+    return report
+
+
+def orphans(*, min_age: timedelta = ORPHAN_MIN_AGE, staging_only: bool = False,
+            tenant: Tenant | None = None) -> Iterator[str]:
+    """Stored keys under tenants/ that no blob and no active upload accounts for."""
+    cutoff = timezone.now() - min_age
+    batch: list[str] = []
+    prefix = f"tenants/{tenant.pk}/" if tenant else "tenants/"
+    for key, modified in backend().iter_objects(prefix):
+        if modified < cutoff and (staging_root(key) or not staging_only):
+            batch.append(key)
+        if len(batch) == 1000:
+            yield from _unaccounted(batch)
+            batch = []
+    yield from _unaccounted(batch)
+
+
+def _unaccounted(keys: list[str]) -> Iterator[str]:
+    blob_keys = set(Blob.objects.filter(storage_key__in=keys)
+                    .values_list("storage_key", flat=True))
+    active = set(UploadSession.objects.filter(
+        staging_key__in={staging_root(key) for key in keys} - {None},
+        state__in=ACTIVE_UPLOAD_STATES,
+    ).values_list("staging_key", flat=True))
+    for key in keys:
+        if key not in blob_keys and staging_root(key) not in active:
+            yield key
+
+
+def orphans_delete(*, min_age: timedelta = ORPHAN_MIN_AGE, staging_only: bool = False,
+                   tenant: Tenant | None = None) -> list[str]:
+    store = backend()
+    deleted = []
+    for key in orphans(min_age=min_age, staging_only=staging_only, tenant=tenant):
+        with transaction.atomic():
+            lock_key(key)
+            if not Blob.objects.filter(storage_key=key).exists():
+                store.delete(key)
+                deleted.append(key)
+    return deleted

@@ -10,6 +10,8 @@ from accounts.models import Role, Tenant
 from accounts.services import ensure_default_tenant
 from tests.factories import MembershipFactory, UserFactory
 
+pytest_plugins = ["tests.s3.fixtures"]
+
 # The service-backed tests (marked `services`) run when this is set: `.ci/run` sets it in its
 # second pass, against PostgreSQL, Redis and an S3 endpoint, where a missing service fails.
 SERVICES = os.environ.get("REGISTRY_TEST_SERVICES") == "1"
@@ -28,13 +30,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_media(settings, tmp_path):
-    """On the filesystem backend each test stores its bytes in a folder of its own."""
-    if not settings.USE_S3:
-        settings.STORAGES = {**settings.STORAGES, "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        }}
+def _isolated_media(request, settings):
+    """Each test stores its bytes apart: in a folder of its own, or, with
+    REGISTRY_TEST_SERVICES=1, in a bucket of its own on the S3 endpoint (moto's server)."""
+    if SERVICES:
+        request.getfixturevalue("s3_storage")
+    elif not settings.USE_S3:
+        request.getfixturevalue("filesystem_storage")
 
 
 @pytest.fixture(autouse=True)

@@ -139,6 +139,12 @@ class SetVersionStateInput:
     state: VersionStateEnum
 
 
+@strawberry.input(description="A part of a resumable upload, as the PUT of its bytes answered.")
+class UploadPartInput:
+    part_number: int
+    etag: str = strawberry.field(description="The ETag header of the part's PUT answer.")
+
+
 @strawberry.input
 class VocabularyEntryInput:
     name: str

@@ -30,6 +30,13 @@ CATALOG_SCALARS = ("name", "description", "readme", "project_name", "status", "v
 VERSION_CLASSES = {"ModelVersion": models.ModelVersion, "DatasetVersion": models.DatasetVersion}
 
 
+def version_from_global_id(actor, global_id: relay.GlobalID) -> models.Version:
+    """The model or dataset version behind `global_id` if visible, else NOT_FOUND."""
+    version_id = decode_id(global_id, *VERSION_CLASSES, field="versionId")
+    return services.version_get(actor=actor, version_class=VERSION_CLASSES[global_id.type_name],
+                                version_id=version_id)
+
+
 @strawberry.type(name="Deletion")
 class DeletionType:
     deleted_id: relay.GlobalID
@@ -186,10 +193,7 @@ class Mutation:
     def upload_file(self, info: strawberry.Info, version_id: relay.GlobalID, path: str,
                     file: Upload) -> ArtifactFileType:
         actor = actor_of(info)
-        version = services.version_get(
-            actor=actor, version_class=VERSION_CLASSES.get(version_id.type_name),
-            version_id=decode_id(version_id, *VERSION_CLASSES, field="versionId"),
-        )
+        version = version_from_global_id(actor, version_id)
         return services.file_add(actor=actor, version=version, path=path, stream=file,
                                  declared_size=file.size,
                                  content_type=getattr(file, "content_type", "") or "")

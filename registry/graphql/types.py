@@ -12,10 +12,11 @@ from strawberry_django.relay import DjangoListConnection
 from accounts.graphql.types import UserType
 from config.graphql_context import actor_of
 from registry import models as registry_models
-from registry import selectors
+from registry import selectors, transfer
 from registry.graphql.enums import (
     ScanStatusEnum,
     StatusEnum,
+    UploadStateEnum,
     VersionStateEnum,
     VisibilityEnum,
     VocabularyUsageEnum,
@@ -130,6 +131,65 @@ class ArtifactFileType(relay.Node):
     @strawberry_django.field(description="Follow with an authorised GET to fetch the bytes.")
     def download_url(self) -> str:
         return file_download_url(self)
+
+
+@strawberry.type(name="UploadPartUrl")
+class UploadPartUrlType:
+    part_number: int
+    url: str
+    size: BigInt
+
+
+@strawberry.type(name="UploadedPart")
+class UploadedPartType:
+    part_number: int
+    etag: str
+    size: BigInt
+
+
+UPLOAD_LAYOUT_FIELDS = ["size", "part_count", "part_size", "staging_key", "s3_upload_id",
+                        "state", "expires_at"]
+
+
+@strawberry_django.type(registry_models.UploadSession, name="UploadSession")
+class UploadSessionType(relay.Node):
+    """A resumable upload: PUT each part to its URL, then completeUpload with the ETags."""
+
+    path: str
+    size: BigInt
+    sha256: str
+    part_count: int
+    part_size: BigInt = strawberry_django.field(
+        description="Every part but the last has this size; the last has the rest."
+    )
+    content_type: str
+    state: UploadStateEnum
+    created_at: strawberry.auto
+    expires_at: strawberry.auto
+    file: ArtifactFileType | None = strawberry_django.field(
+        description="The file, once the upload is completed."
+    )
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return selectors.restrict_upload_sessions(queryset, actor_of(info))
+
+    @strawberry_django.field(
+        only=UPLOAD_LAYOUT_FIELDS,
+        description="Where to PUT each part (all, or those asked for) while the upload is "
+                    "open; each URL expires with the upload.",
+    )
+    def part_urls(self, part_numbers: list[int] | None = None) -> list[UploadPartUrlType]:
+        return [UploadPartUrlType(part_number=number, url=url, size=size)
+                for number, url, size in transfer.upload_part_urls(self, part_numbers)]
+
+    @strawberry_django.field(
+        only=UPLOAD_LAYOUT_FIELDS,
+        description="The parts received so far, to resume an interrupted upload.",
+    )
+    def uploaded_parts(self) -> list[UploadedPartType]:
+        return [UploadedPartType(part_number=part.number, etag=part.etag, size=part.size)
+                for part in transfer.upload_parts_received(self)]
 
 
 @strawberry.type
