@@ -33,7 +33,7 @@ from accounts.models import (
     slug_validator,
 )
 from registry import storage
-from registry.errors import CodedValidationError, RegistryErrorCode
+from registry.errors import CodedPermissionDenied, CodedValidationError, RegistryErrorCode
 from registry.models import ArtifactFile, Blob, Dataset, RegisteredModel
 from registry.services import not_found, require_scope
 from registry.validators import validate_name
@@ -86,13 +86,13 @@ def _error(field: str | None, message: str, code: str) -> ValidationError:
 def require_superuser(actor: Actor) -> None:
     require_scope(actor, TokenScope.ADMIN)
     if not actor.is_superuser:
-        raise _error(None, "Only the superuser may do this.", RegistryErrorCode.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Only the superuser may do this.")
 
 
 def require_tenant_admin(actor: Actor) -> None:
     require_scope(actor, TokenScope.ADMIN)
     if not actor.is_tenant_admin:
-        raise _error(None, "Only tenant admins may do this.", RegistryErrorCode.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Only tenant admins may do this.")
 
 
 # --- Users ---------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def api_token_create(*, actor: Actor, name: str, scopes: list[str],
     """A new API token of the actor in their tenant, and its secret (shown only now)."""
     require_scope(actor, TokenScope.ADMIN)
     if actor.user is None or actor.tenant is None:
-        raise _error(None, "Log in to create API tokens.", RegistryErrorCode.PERMISSION_DENIED)
+        raise CodedPermissionDenied("Log in to create API tokens.")
     name = name.strip()
     if not name or len(name) > 100:
         raise _error("name", "Give 1-100 characters.", RegistryErrorCode.INVALID_NAME)
