@@ -188,14 +188,18 @@ class TenantCreationForm(forms.ModelForm):
                   "allow_anonymous_read", "quota_bytes", "quota_files"]
 
     def clean(self):
+        """The same rules as `createTenant`, reported on the form's fields."""
         cleaned = super().clean()
-        if "admin_username" in cleaned:
-            try:
-                services.user_for_membership_check(username=cleaned["admin_username"],
-                                                   password=cleaned.get("admin_password"))
-            except ValidationError as error:
-                field = next(iter(error.message_dict), None)
-                self.add_error(f"admin_{field}" if field else None, error.messages)
+        if self.errors:
+            return cleaned
+        try:
+            services.tenant_fields_clean(**{name: cleaned.get(name) or "" for name in (
+                "slug", "organization", "address", "email", "phone")})
+            services.user_for_membership_check(username=cleaned["admin_username"],
+                                               password=cleaned.get("admin_password") or None,
+                                               fields=("admin_username", "admin_password"))
+        except ValidationError as error:
+            self.add_error(None, error)
         return cleaned
 
 

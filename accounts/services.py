@@ -206,7 +206,7 @@ def tenant_delete(*, tenant_id: int, confirm_slug: str) -> None:
 # --- Memberships and groups ----------------------------------------------------------------
 
 def _membership_in_tenant(actor: Actor, user_id: int) -> Membership:
-    membership = (Membership.objects.select_for_update().select_related("user")
+    membership = (Membership.objects.select_for_update(of=("self",)).select_related("user")
                   .filter(tenant=actor.tenant, user_id=user_id).first())
     if membership is None:
         raise not_found("userId")
@@ -259,7 +259,7 @@ def member_remove(*, actor: Actor, user_id: int) -> None:
 
 
 def _group_in_tenant(actor: Actor, group_id: int) -> TenantGroup:
-    group = (TenantGroup.objects.select_for_update().select_related("group")
+    group = (TenantGroup.objects.select_for_update(of=("self",)).select_related("group")
              .filter(tenant=actor.tenant, pk=group_id).first())
     if group is None:
         raise not_found("groupId")

@@ -199,8 +199,16 @@ def test_the_admin_console_creates_and_deletes_tenants(default_tenant,
         "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
     })
     assert refused.status_code == 200
-    assert "exists already; omit the password." in refused.content.decode()
-    assert Tenant.objects.filter(slug="acme2").exists() is False
+    assert refused.context["adminform"].form.errors == {
+        "admin_password": ["User 'wile' exists already; omit the password."]}
+    bad_phone = client.post("/admin/accounts/tenant/add/", {
+        "slug": "acme3", "organization": "Again", "scan_policy": "block", "quota_bytes": 1,
+        "quota_files": 1, "admin_username": "root", "phone": "call me maybe",
+        "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
+    })
+    assert bad_phone.context["adminform"].form.errors == {
+        "phone": ["At most 40 digits, spaces and +()./-."]}
+    assert Tenant.objects.filter(slug__in=["acme2", "acme3"]).exists() is False
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/admin/accounts/tenant/{acme.pk}/delete/", {"post": "yes"})
