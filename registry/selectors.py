@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Permission
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 
 from accounts.actor import Actor
 from accounts.models import TenantGroup, User
@@ -68,34 +69,54 @@ def actor_tenant_group_ids(actor: Actor) -> QuerySet:
                                       group_id__in=actor.group_ids).values("group_id")
 
 
-def restrict_catalog(queryset: QuerySet, actor: Actor) -> QuerySet:
-    """Entries of the actor's tenant that are public, owned by them, or shared with them or
-    with one of their groups in the tenant; tenant admins see the whole tenant.
+def _view_permission(entry_class: type[CatalogEntry]) -> Subquery:
+    # A scalar subquery PostgreSQL evaluates once; joining auth_permission instead makes it
+    # misjudge how many grants a user has.
+    return Subquery(Permission.objects.filter(
+        content_type__app_label=entry_class._meta.app_label,
+        codename=access_codenames(entry_class, AccessLevel.VIEW)[0],
+    ).order_by().values("pk")[:1])
+
+
+def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str = "", *,
+                      per_row: bool = False) -> Q:
+    """Rows whose `entry_class` entry (reached through `prefix`, e.g. `model__`) the actor
+    may see: entries of the actor's tenant that are public, owned by them, or shared with
+    them or one of their groups in the tenant; tenant admins see the whole tenant; callers
+    without a tenant see nothing.
 
     Sharing always grants `view` (higher levels are stored cumulatively), so one indexed id
-    set per grantee kind decides visibility: `pk IN (...)` lets PostgreSQL hash the actor's
-    grants once instead of probing them per row.
+    set per grantee kind decides. Lists scan many entries: `pk IN (...)` lets PostgreSQL
+    hash the actor's grants once. Rows reached from a few others (a page's versions, an
+    object by id) take `per_row`: one probe of the grant index per row, instead of hashing
+    tens of thousands of grants to check a hundred rows.
     """
     if actor.tenant is None:
-        return queryset.none()
-    queryset = queryset.filter(tenant=actor.tenant)
+        return Q(pk__in=[])
+    condition = Q(**{f"{prefix}tenant": actor.tenant})
     if actor.is_tenant_admin:
-        return queryset
-    if actor.user is None:
-        return queryset.filter(visibility=Visibility.PUBLIC)
-    user_permissions, group_permissions = PERMISSION_TABLES[queryset.model]
-    view = access_codenames(queryset.model, AccessLevel.VIEW)[0]
-    visible = (
-        Q(visibility=Visibility.PUBLIC)
-        | Q(owner=actor.user)
-        | Q(pk__in=user_permissions.objects.filter(
-            user=actor.user, permission__codename=view).values("content_object_id"))
-    )
-    if actor.group_ids:
-        visible |= Q(pk__in=group_permissions.objects.filter(
-            group_id__in=actor_tenant_group_ids(actor), permission__codename=view,
-        ).values("content_object_id"))
-    return queryset.filter(visible)
+        return condition
+    visible = Q(**{f"{prefix}visibility": Visibility.PUBLIC})
+    if actor.user is not None:
+        user_permissions, group_permissions = PERMISSION_TABLES[entry_class]
+        view = _view_permission(entry_class)
+        grants = [user_permissions.objects.filter(user=actor.user, permission=view)]
+        if actor.group_ids:
+            grants.append(group_permissions.objects.filter(
+                group_id__in=actor_tenant_group_ids(actor), permission=view))
+        visible |= Q(**{f"{prefix}owner": actor.user})
+        for granted in grants:
+            visible |= (Exists(granted.filter(content_object=OuterRef(f"{prefix}pk")))
+                        if per_row else
+                        Q(**{f"{prefix}pk__in": granted.values("content_object_id")}))
+    return condition & visible
+
+
+def restrict_catalog(queryset: QuerySet, actor: Actor) -> QuerySet:
+    """The models or datasets of `queryset` the actor may see (see `visible_condition`)."""
+    if actor.tenant is None:
+        return queryset.none()
+    return queryset.filter(visible_condition(actor, queryset.model))
 
 
 def catalog_visible_to(entry_class: type[CatalogEntry], actor: Actor) -> QuerySet:
@@ -110,12 +131,15 @@ def datasets_visible_to(actor: Actor) -> QuerySet[Dataset]:
     return catalog_visible_to(Dataset, actor)
 
 
+# Versions, files and aliases inherit from their model or dataset, checked through the join
+# to it: a page's prefetch or a lookup by id checks only the parents of its own rows.
+
 def restrict_model_versions(queryset: QuerySet, actor: Actor) -> QuerySet[ModelVersion]:
-    return queryset.filter(model__in=models_visible_to(actor))
+    return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
 
 
 def restrict_dataset_versions(queryset: QuerySet, actor: Actor) -> QuerySet[DatasetVersion]:
-    return queryset.filter(dataset__in=datasets_visible_to(actor))
+    return queryset.filter(visible_condition(actor, Dataset, "dataset__", per_row=True))
 
 
 def model_versions_visible_to(actor: Actor) -> QuerySet[ModelVersion]:
@@ -128,8 +152,8 @@ def dataset_versions_visible_to(actor: Actor) -> QuerySet[DatasetVersion]:
 
 def restrict_files(queryset: QuerySet, actor: Actor) -> QuerySet[ArtifactFile]:
     return queryset.filter(
-        Q(model_version__model__in=models_visible_to(actor))
-        | Q(dataset_version__dataset__in=datasets_visible_to(actor))
+        visible_condition(actor, RegisteredModel, "model_version__model__", per_row=True)
+        | visible_condition(actor, Dataset, "dataset_version__dataset__", per_row=True)
     )
 
 
@@ -145,7 +169,7 @@ def files_of_entry(entry: CatalogEntry) -> QuerySet[ArtifactFile]:
 
 
 def restrict_aliases(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAlias]:
-    return queryset.filter(model__in=models_visible_to(actor))
+    return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
 
 
 def restrict_upload_sessions(queryset: QuerySet, actor: Actor) -> QuerySet[UploadSession]:

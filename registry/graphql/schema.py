@@ -5,6 +5,7 @@ from strawberry_django.relay import DjangoListConnection
 
 from config.graphql_context import actor_of
 from registry import selectors
+from registry.graphql.connections import CountedListConnection
 from registry.graphql.types import (
     DatasetType,
     MetadataKeyType,
@@ -16,10 +17,10 @@ from registry.graphql.types import (
 
 @strawberry.type
 class Query:
-    models: DjangoListConnection[RegisteredModelType] = strawberry_django.connection(
+    models: CountedListConnection[RegisteredModelType] = strawberry_django.connection(
         description="Registered models visible to the caller."
     )
-    datasets: DjangoListConnection[DatasetType] = strawberry_django.connection(
+    datasets: CountedListConnection[DatasetType] = strawberry_django.connection(
         description="Datasets visible to the caller."
     )
 
