@@ -5,10 +5,11 @@ private), ~2 versions and 3 tags each; 1,000 users (1 admin, 200 maintainers who
 models, viewers), 100 groups of the tenant with ~30 members each; about 1,000,000 guardian
 permission rows in the direct foreign-key tables (users and groups; view, change and manage).
 
-For three callers it prints p50/p95 of the page `models(first: 100) { totalCount edges { node {
-name visibility owner tags latestVersion } } }`, executed through the real schema with the
-caller's Actor, the SQL queries per page (at 10 and at 100 models, to show they are constant),
-and EXPLAIN (ANALYZE, BUFFERS) of the main query:
+For three callers it prints p50/p95 of the page `models(first: 100) { edges { node { id name
+visibility owner tags latestVersion } } }`, with and without `totalCount`, executed through the
+real schema with the caller's Actor; the part of it spent in SQL; the SQL queries per page (at
+10 and at 100 models, to show they are constant); and EXPLAIN (ANALYZE, BUFFERS) of each query
+of the page (the main query first):
 - `few`: a viewer in no group with a handful of direct shares (sees the public models and those);
 - `many`: a viewer with ~40,000 direct shares who is in three groups;
 - `admin`: the tenant admin, who sees everything.
@@ -46,9 +47,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["DEBUG"] = "false"
 
 PAGE_QUERY = """
-query Page($first: Int!) {
+query Page($first: Int!, $count: Boolean!) {
   models(first: $first) {
-    totalCount
+    totalCount @include(if: $count)
     edges { node { id name visibility owner { username } tags { name }
                    latestVersion { id version } } }
   }
@@ -286,14 +287,14 @@ def _actor(username: str):
                      tenant=Tenant.objects.get(is_default=True))
 
 
-def _execute(actor, first: int):
+def _execute(actor, first: int, count: bool = True):
     from django.test import RequestFactory
 
     from config.graphql_context import RegistryContext
     from config.schema import schema
 
     result = schema.execute_sync(
-        PAGE_QUERY, variable_values={"first": first},
+        PAGE_QUERY, variable_values={"first": first, "count": count},
         context_value=RegistryContext(request=RequestFactory().post("/graphql/"),
                                       response=None, actor=actor),
     )
@@ -356,11 +357,6 @@ def _explain(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def _main_query(queries: list[str]) -> str:
-    return next(sql for sql in queries
-                if 'FROM "registry_registeredmodel"' in sql and "LIMIT" in sql)
-
-
 def _machine() -> str:
     from django.db import connection
 
@@ -408,26 +404,38 @@ def measure(runs: int, users_count: int, show_plans: bool) -> None:
     base_p50, base_p95 = _percentiles(_time(baseline, runs)[0])
     print(f"baseline (bare SQL page, no permissions): p50 {base_p50:.2f} ms, "
           f"p95 {base_p95:.2f} ms")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
-    print(f"{'caller':<8} {'visible':>8} {'p50 ms':>8} {'p95 ms':>8} {'SQL p50':>8} "
-          f"{'p50/admin':>9} {'queries@10':>10} {'queries@100':>11}")
+    print("ms per page: wall-clock p50/p95, and p50 of the part spent in SQL")
+    print(f"{'caller':<7} {'visible':>8} | {'page p50':>8} {'p95':>6} {'SQL':>6} | "
+          f"{'+totalCount p50':>15} {'p95':>6} {'SQL':>6} | {'p50/admin':>9} | "
+          f"{'queries@10':>10} {'@100':>5}")
     rows, plans = {}, {}
     for label, username in callers(users_count).items():
         actor = _actor(username)
-        page = _execute(actor, 100)
-        samples, sql_samples = _time(lambda actor=actor: _execute(actor, 100), runs)
+        visible = _execute(actor, 100)["totalCount"]
+        figures = []
+        for count in (False, True):
+            samples, sql_samples = _time(
+                lambda actor=actor, count=count: _execute(actor, 100, count), runs)
+            figures.append((*_percentiles(samples), statistics.median(sql_samples)))
         at_10, at_100 = _queries(actor, 10), _queries(actor, 100)
-        plans[label] = _explain(_main_query(at_100))
-        rows[label] = (page["totalCount"], *_percentiles(samples),
-                       statistics.median(sql_samples), len(at_10), len(at_100))
-    admin_p50 = rows["admin"][1]
-    for label, (visible, p50, p95, sql_p50, at_10, at_100) in rows.items():
-        print(f"{label:<8} {visible:>8,} {p50:>8.1f} {p95:>8.1f} {sql_p50:>8.1f} "
-              f"{p50 / admin_p50:>8.2f}x {at_10:>10} {at_100:>11}")
+        plans[label] = [_explain(sql) for sql in at_100]
+        rows[label] = (visible, figures, len(at_10), len(at_100))
+    admin_p50 = rows["admin"][1][0][0]
+    for label, (visible, figures, at_10, at_100) in rows.items():
+        (p50, p95, sql), (c50, c95, csql) = figures
+        print(f"{label:<7} {visible:>8,} | {p50:>8.1f} {p95:>6.1f} {sql:>6.1f} | "
+              f"{c50:>15.1f} {c95:>6.1f} {csql:>6.1f} | {p50 / admin_p50:>8.2f}x | "
+              f"{at_10:>10} {at_100:>5}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if show_plans:
-        for label, plan in plans.items():
-            print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the main query, caller `{label}`:")
-            print(plan)
+        for label, queries in plans.items():
+            print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the page's queries, caller `{label}` "
+                  "(the main query, the prefetches, the COUNT):")
+            for plan in queries:
+                print(plan)
+                print()
 
 
 def main() -> None:
