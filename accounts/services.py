@@ -343,10 +343,7 @@ def login(*, username: str, password: str, tenant_slug: str | None,
         throttling.login_failed(username=username, address=client_address)
         raise _invalid_credentials()
     throttling.login_succeeded(username=username)
-    with transaction.atomic():
-        # Logins that can no longer be refreshed are dropped as new ones arrive.
-        LoginSession.objects.filter(user=user, refresh_expires_at__lte=timezone.now()).delete()
-        issued = _tokens_issue(user=user, tenant=tenant)
+    issued = _tokens_issue(user=user, tenant=tenant)
     user_logged_in.send(sender=User, request=None, user=user)  # records last_login
     return issued
 
@@ -365,6 +362,12 @@ def _tokens_issue(*, user: User, tenant: Tenant) -> IssuedTokens:
         refresh_expires_at=now + settings.REFRESH_TOKEN_LIFETIME,
     )
     return IssuedTokens(session=session, access_token=access_token, refresh_token=refresh_token)
+
+
+def expired_logins_purge() -> int:
+    """Delete the logins that can no longer be refreshed; how many."""
+    deleted, _ = LoginSession.objects.filter(refresh_expires_at__lte=timezone.now()).delete()
+    return deleted
 
 
 @transaction.atomic

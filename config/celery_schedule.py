@@ -28,6 +28,10 @@ BEAT_SCHEDULE = {
         "task": "scanning.tasks.requeue_stale_scans_task",
         "schedule": crontab(minute="5-59/10"),
     },
+    "purge-expired-logins": {
+        "task": "accounts.tasks.purge_expired_logins_task",
+        "schedule": crontab(minute=45, hour=3),
+    },
 }
 
 

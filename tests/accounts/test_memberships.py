@@ -183,3 +183,13 @@ def test_a_user_of_several_tenants_sees_each_membership(maintainer):
         {"tenantSlug": "acme", "organization": "ACME", "role": "ADMIN"},
         {"tenantSlug": "default", "organization": "Default organization",
          "role": "MAINTAINER"}]}}
+
+
+def test_users_are_found_by_id_among_the_tenants_members_only(admin, member_factory):
+    _, client = admin
+    ada, outsider = member_factory(Role.VIEWER, username="ada"), UserFactory(username="outsider")
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on User { username } } }"
+
+    result = client(query, {"ids": [user_id(ada), user_id(outsider), to_base64("User", 987654)]})
+
+    assert result.data == {"nodes": [{"username": "ada"}, None, None]}

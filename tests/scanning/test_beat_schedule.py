@@ -27,6 +27,7 @@ def test_migrate_writes_the_schedule_where_the_admin_lists_it():
                                   True),
         "requeue-stale-scans": ("scanning.tasks.requeue_stale_scans_task", "5-59/10", "*",
                                 True),
+        "purge-expired-logins": ("accounts.tasks.purge_expired_logins_task", "45", "3", True),
     }
 
 
