@@ -114,11 +114,12 @@ def test_flagged_file_is_downloadable_where_the_tenant_policy_is_warn(upload, ma
 @pytest.mark.parametrize("policy", ["block", "warn"])
 @pytest.mark.parametrize(("raised", "error"), [
     (RuntimeError("boom"), "The scanner failed (RuntimeError)."),
-    (SoftTimeLimitExceeded(), "The scan exceeded its time limit of 900 s."),
+    (SoftTimeLimitExceeded(), "The scan exceeded its time limit of {limit} s."),
 ])
 def test_scanner_crash_or_timeout_leaves_the_file_quarantined_as_error(
-    upload, maintainer, default_tenant, monkeypatch, policy, raised, error
+    upload, maintainer, default_tenant, monkeypatch, settings, policy, raised, error
 ):
+    error = error.format(limit=settings.SCAN_TIME_LIMIT_SECONDS)
     default_tenant.scan_policy = policy
     default_tenant.save()
 
@@ -158,16 +159,16 @@ def test_hard_time_limit_finishes_the_interrupted_report_as_an_error(upload):
                                         started_at=timezone.now(), error=services.UNFINISHED)
 
     # What the worker's main process does when it kills a task at its hard time limit.
-    scan_artifact_task.on_failure(TimeLimitExceeded(960), "task-id", (artifact.pk, "upload"),
-                                  {}, None)
+    scan_artifact_task.on_failure(TimeLimitExceeded(scan_artifact_task.time_limit), "task-id",
+                                  (artifact.pk, "upload"), {}, None)
 
     artifact.refresh_from_db()
     running.refresh_from_db()
     assert artifact.scan_status == ScanStatus.ERROR
     assert artifact.scan_reports.count() == 1
     assert running.verdict == Verdict.ERROR
-    assert running.error == ("The scan exceeded its hard time limit of 960 s and its process "
-                             "was stopped.")
+    assert running.error == (f"The scan exceeded its hard time limit of "
+                             f"{scan_artifact_task.time_limit} s and its process was stopped.")
     assert running.finished_at is not None
 
 

@@ -205,3 +205,16 @@ def test_scanning_error_codes_are_listed(gql):
     codes = {entry["code"] for entry in gql("{ errorCodes { code } }").data["errorCodes"]}
 
     assert {"not_flagged", "invalid_reason", "invalid_rescan_target"} <= codes
+
+
+def test_reports_of_a_version_returned_by_a_mutation(scanned, version, maintainer):
+    result = graphql_client_for(maintainer)(
+        """mutation($id: ID!) { setVersionState(data: {versionId: $id, state: ARCHIVED}) {
+             ... on ModelVersion { scanReports { file { path } verdict } } } }""",
+        {"id": global_id(version)},
+    )
+
+    assert result.data["setVersionState"] == {"scanReports": [
+        {"file": {"path": "README.md"}, "verdict": "CLEAN"},
+        {"file": {"path": "weights/checkpoint.pt"}, "verdict": "FLAGGED"},
+    ]}
