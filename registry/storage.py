@@ -12,6 +12,7 @@ under a per-key lock, so a concurrent upload of the same bytes and a garbage col
 cannot undo each other. A blob's refcount is the number of files pointing at it.
 """
 
+import errno
 import fcntl
 import hashlib
 import io
@@ -46,8 +47,9 @@ from registry.errors import RegistryErrorCode as Code
 from registry.models import ArtifactFile, Blob, UploadSession, UploadState
 from registry.urls_public import absolute
 
-# One read or write; large enough that Python's per-call overhead disappears.
-CHUNK_SIZE = 8 * 2**20
+# One read or write: large enough that Python's per-call overhead disappears, small enough
+# that many transfers in flight stay within a worker's memory budget.
+CHUNK_SIZE = 2**20
 # S3's multipart limits, applied on both backends so a client sees one protocol.
 MIN_PART_SIZE = 5 * 2**20
 MAX_PART_SIZE = 5 * 2**30
@@ -56,9 +58,13 @@ ACTIVE_UPLOAD_STATES = (UploadState.OPEN, UploadState.COMPLETING)
 # Objects nothing accounts for are left alone this long: an upload may still be writing them.
 ORPHAN_MIN_AGE = timedelta(hours=6)
 PART_TOKEN_SALT = "registry.upload-part"
-# Parts in flight per S3 transfer; each holds one chunk in memory at most.
+# Parts in flight per S3 upload; read from their file as they are sent.
 S3_TRANSFER = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20,
                              max_concurrency=4)
+# Server-side copies: one CopyObject up to S3's 5 GiB limit (fewer requests; emulators such as
+# moto re-read the whole source for every UploadPartCopy), parallel parts beyond it.
+S3_COPY = TransferConfig(multipart_threshold=MAX_PART_SIZE, multipart_chunksize=512 * 2**20,
+                         max_concurrency=4)
 
 
 def blob_key(tenant: Tenant, sha256: str) -> str:
@@ -227,10 +233,29 @@ class FilesystemBackend:
     def _move(self, source: Path, key: str) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        try:
+            os.replace(source, target)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            # Another filesystem: one copy (in the kernel), renamed into place when complete.
+            partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)
+        if self.storage.file_permissions_mode is not None:
+            os.chmod(target, self.storage.file_permissions_mode)
 
     def stage_stream(self, tenant: Tenant, stream: BinaryIO) -> Staged:
-        """Copies `stream` once, into a staging file beside the blobs, hashing on the way."""
+        """Copies `stream` once, into a staging file beside the blobs, hashing on the way.
+
+        A request body Django spooled to a temporary file is only read (hashed) and then
+        moved under its blob key: its bytes are not written a second time.
+        """
+        temporary_path = getattr(stream, "temporary_file_path", None)
+        if temporary_path:
+            reader = HashingReader(stream).drain()
+            return Staged(sha256=reader.sha256, size=reader.size,
+                          put=lambda key: self._move(Path(temporary_path()), key))
         path = self.path(staging_key(tenant))
         path.parent.mkdir(parents=True, exist_ok=True)
         reader = HashingReader(stream)
@@ -416,7 +441,7 @@ class S3Backend:
     def _copy(self, source_key: str, key: str) -> None:
         # Server side, in parallel parts when large: no byte passes through this process.
         self.client.copy({"Bucket": self.bucket, "Key": source_key}, self.bucket, key,
-                         ExtraArgs=self._object_parameters(key), Config=S3_TRANSFER)
+                         ExtraArgs=self._object_parameters(key), Config=S3_COPY)
 
     def _upload(self, stream: BinaryIO, key: str) -> None:
         arguments = {"ExtraArgs": self._object_parameters(key), "Config": S3_TRANSFER}

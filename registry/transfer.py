@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core import signing
+from django.core.files import uploadhandler
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,6 +34,15 @@ from registry.models import (
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # A completion that has not finished this long after its session expired has died.
 COMPLETING_GRACE = timedelta(hours=1)
+
+
+# Multipart request bodies are parsed in chunks of storage.CHUNK_SIZE (FILE_UPLOAD_HANDLERS).
+class MemoryUploadHandler(uploadhandler.MemoryFileUploadHandler):
+    chunk_size = storage.CHUNK_SIZE
+
+
+class TemporaryUploadHandler(uploadhandler.TemporaryFileUploadHandler):
+    chunk_size = storage.CHUNK_SIZE
 
 
 def _error(field: str, message: str, code: str) -> CodedValidationError:

@@ -1,5 +1,6 @@
 """Blobs on both backends: reference counting, garbage collection, verification, orphans."""
 
+import errno
 import io
 import os
 from datetime import timedelta
@@ -9,6 +10,7 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+from strawberry.relay import to_base64
 
 from registry import storage
 from registry.models import Blob, RegisteredModel
@@ -210,3 +212,29 @@ def test_periodic_verification_takes_the_least_recently_verified(storage_backend
     assert result == {"verified": 2, "missing": 1, "mismatched": 0}
     assert sorted(Blob.objects.filter(integrity_error="").values_list("pk", flat=True)) == [
         files[0].blob_id, files[1].blob_id]
+
+
+def test_upload_spooled_on_another_filesystem_is_copied_once(filesystem_storage, gql,
+                                                             maintainer, version, settings,
+                                                             monkeypatch):
+    """Django's temporary file is moved under its blob key; across filesystems, copied."""
+    from tests.registry.test_upload import UPLOAD, stored_bytes
+
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10
+    real_replace = os.replace
+
+    def replace_across_devices(source, target):
+        if str(source).endswith(".upload.bin"):  # Django's temporary file, not our renames
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(source, target)
+
+    monkeypatch.setattr(storage.os, "replace", replace_across_devices)
+    content = b"spooled to a temporary file" * 10
+
+    gql.upload(UPLOAD, {"v": to_base64("ModelVersion", version.pk), "path": "m.bin",
+                        "f": None}, {"variables.f": ("m.bin", content)})
+
+    blob = Blob.objects.get()
+    assert stored_keys() == [blob.storage_key]
+    assert stored_bytes(blob.storage_key) == content
+    assert oct(storage.backend().path(blob.storage_key).stat().st_mode & 0o777) == "0o644"
