@@ -12,7 +12,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from accounts.actor import Actor
 from accounts.models import Role
 from accounts.selectors import actor_for
-from accounts.services import tenant_group_create
+from accounts.services import member_add, member_remove, tenant_group_create
 from config.graphql_context import RegistryContext
 from config.schema import schema
 from registry import models, selectors, services
@@ -355,3 +355,25 @@ def test_a_page_costs_the_same_queries_whatever_its_size_for_a_grantee_in_groups
     actor = actor_for(user=reader, tenant=default_tenant)
 
     assert _page_queries(actor, 2) == _page_queries(actor, 12)
+
+
+@pytest.mark.django_db
+def test_leaving_the_tenant_drops_the_grants_there_and_only_there():
+    world = build_world(Visibility.PRIVATE)
+    shared_user = world.users["shared_user"]
+    MembershipFactory(user=shared_user, tenant=world.other_tenant, role=Role.MAINTAINER)
+    elsewhere = RegisteredModelFactory(tenant=world.other_tenant, owner=world.users["other_tenant"],
+                                       visibility=Visibility.PRIVATE)
+    services.catalog_entry_share(entry_class=models.RegisteredModel,
+                                 actor=world.actor("other_tenant"), entry_id=elsewhere.pk,
+                                 level=AccessLevel.VIEW, user_ids=[shared_user.pk])
+    admin = world.actor("tenant_admin")
+
+    member_remove(actor=admin, user_id=shared_user.pk)
+    member_add(actor=admin, username=shared_user.username, role=Role.VIEWER)
+
+    assert "shared_user" not in _levels(world.model)
+    assert "shared_user" not in _levels(world.dataset)
+    assert _levels(elsewhere) == {"shared_user": "view"}
+    assert selectors.models_visible_to(world.actor("shared_user")).filter(
+        pk=world.model.pk).exists() is False
