@@ -3,8 +3,7 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from django.db.models import Prefetch, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Prefetch, QuerySet
 from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry_django.relay import DjangoListConnection
@@ -166,13 +165,18 @@ class UploadSessionType(relay.Node):
     state: UploadStateEnum
     created_at: strawberry.auto
     expires_at: strawberry.auto
-    file: ArtifactFileType | None = strawberry_django.field(
-        description="The file, once the upload is completed."
-    )
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
         return selectors.restrict_upload_sessions(queryset, actor_of(info))
+
+    @strawberry_django.field(only=["file_id"],
+                             description="The file, once the upload is completed.")
+    def file(self, info: strawberry.Info) -> ArtifactFileType | None:
+        # Through the files' own visibility: the uploader may have lost access since.
+        if self.file_id is None:
+            return None
+        return selectors.files_visible_to(actor_of(info)).filter(pk=self.file_id).first()
 
     @strawberry_django.field(
         only=UPLOAD_LAYOUT_FIELDS,
@@ -294,38 +298,30 @@ class CatalogFields:
     tags: list[TagType]
 
 
-def _latest_versions(version_class: type[registry_models.Version], parent_field: str) -> Prefetch:
-    """The newest version of each parent in one query, ranked by semantic version."""
-    ranked = version_class.objects.annotate(
-        semver_rank=Window(RowNumber(), partition_by=[parent_field],
-                           order_by=list(registry_models.Version.SEMVER_ORDER))
-    ).filter(semver_rank=1)
-    return Prefetch("versions", queryset=ranked, to_attr="latest_versions")
-
-
 @strawberry_django.type(registry_models.RegisteredModel, name="RegisteredModel",
                         filters=RegisteredModelFilter, order=RegisteredModelOrder)
 class RegisteredModelType(CatalogFields, relay.Node):
     versions: DjangoListConnection[ModelVersionType] = strawberry_django.connection()
     aliases: list[ModelAliasType]
     datasets: list[Annotated["DatasetType", strawberry.lazy("registry.graphql.types")]]
+    latest_version: ModelVersionType | None = strawberry_django.field(
+        description="The newest version by semantic-version precedence."
+    )
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.ModelMetadata)
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
         return selectors.restrict_catalog(queryset, actor_of(info))
 
-    @strawberry_django.field(
-        prefetch_related=[_latest_versions(registry_models.ModelVersion, "model")]
-    )
-    def latest_version(self) -> ModelVersionType | None:
-        return next(iter(self.latest_versions), None)
 
 
 @strawberry_django.type(registry_models.Dataset, name="Dataset", filters=DatasetFilter,
                         order=DatasetOrder)
 class DatasetType(CatalogFields, relay.Node):
     versions: DjangoListConnection[DatasetVersionType] = strawberry_django.connection()
+    latest_version: DatasetVersionType | None = strawberry_django.field(
+        description="The newest version by semantic-version precedence."
+    )
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.DatasetMetadata)
     models: list[RegisteredModelType] = strawberry_django.field(
         description="Models that declare this dataset in their lineage."
@@ -335,8 +331,3 @@ class DatasetType(CatalogFields, relay.Node):
     def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
         return selectors.restrict_catalog(queryset, actor_of(info))
 
-    @strawberry_django.field(
-        prefetch_related=[_latest_versions(registry_models.DatasetVersion, "dataset")]
-    )
-    def latest_version(self) -> DatasetVersionType | None:
-        return next(iter(self.latest_versions), None)
