@@ -149,6 +149,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STORAGE_BACKEND_NAME = "s3" if USE_S3 else "filesystem"
+# The S3 endpoint as clients reach it, when it differs from AWS_S3_ENDPOINT_URL (the server's
+# view, e.g. http://minio:9000 inside docker-compose): presigned URLs are signed for it.
+AWS_S3_PUBLIC_ENDPOINT_URL = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="")
 
 # --- Uploads and downloads ----------------------------------------------------------------
 # Stream request bodies to disk beyond 2.5 MB so server memory stays flat.

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -398,6 +399,14 @@ class S3ObjectReader(io.RawIOBase):
         super().close()
 
 
+@lru_cache(maxsize=8)
+def _presigning_client(storage: S3Storage, endpoint_url: str):
+    return storage._create_session().client(
+        "s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
+        endpoint_url=endpoint_url, config=storage.client_config, verify=storage.verify,
+    )
+
+
 class S3Backend:
     """Objects in the S3Storage's bucket, through its boto3 client."""
 
@@ -407,6 +416,10 @@ class S3Backend:
         self.storage = storage
         self.client = storage.connection.meta.client
         self.bucket = storage.bucket_name
+        # URLs that clients follow are signed for the endpoint they reach, when the server
+        # reaches S3 under another name (http://minio:9000 inside docker-compose).
+        public = settings.AWS_S3_PUBLIC_ENDPOINT_URL
+        self.presigner = _presigning_client(storage, public) if public else self.client
 
     def _object_parameters(self, key: str) -> dict:
         return self.storage.get_object_parameters(key)  # e.g. server-side encryption
@@ -433,10 +446,11 @@ class S3Backend:
                 yield entry["Key"], entry["LastModified"]
 
     def download_url(self, key: str, filename: str, content_type: str) -> str | None:
-        return self.storage.url(key, parameters={
+        return self.presigner.generate_presigned_url("get_object", Params={
+            "Bucket": self.bucket, "Key": key,
             "ResponseContentDisposition": content_disposition_header(True, filename),
             "ResponseContentType": content_type,
-        }, expire=settings.DOWNLOAD_URL_TTL_SECONDS)
+        }, ExpiresIn=settings.DOWNLOAD_URL_TTL_SECONDS)
 
     def _copy(self, source_key: str, key: str) -> None:
         # Server side, in parallel parts when large: no byte passes through this process.
@@ -469,7 +483,7 @@ class S3Backend:
 
     def part_urls(self, session: UploadSession, numbers: Iterable[int]) -> list[str]:
         expires = _seconds_left(session)
-        return [self.client.generate_presigned_url("upload_part", Params={
+        return [self.presigner.generate_presigned_url("upload_part", Params={
             "Bucket": self.bucket, "Key": session.staging_key,
             "UploadId": session.s3_upload_id, "PartNumber": number,
         }, ExpiresIn=expires) for number in numbers]

@@ -236,3 +236,15 @@ def test_archive_refused_alike(storage_backend, stored, member_factory, owner, w
     response = client.get(url)
 
     assert (response.status_code, DailyDownloadCount.objects.count()) == (404, 0)
+
+
+def test_redirect_names_the_endpoint_clients_reach(s3_storage, moto_s3, client, stored,
+                                                   settings):
+    """The server may reach S3 under a private name (http://minio:9000 in docker-compose)."""
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = moto_s3.endpoint_url.replace("127.0.0.1",
+                                                                       "localhost")
+
+    response = client.get(file_download_url(stored))
+
+    assert response["Location"].startswith(f"{settings.AWS_S3_PUBLIC_ENDPOINT_URL}/")
+    assert follow(response).content == CONTENT

@@ -16,7 +16,14 @@ from strawberry.relay import to_base64
 from accounts.models import Role
 from accounts.selectors import actor_for
 from registry import services, storage, transfer
-from registry.models import ArtifactFile, Blob, ScanStatus, UploadSession, UploadState
+from registry.models import (
+    ArtifactFile,
+    Blob,
+    RegisteredModel,
+    ScanStatus,
+    UploadSession,
+    UploadState,
+)
 from registry.tasks import abort_stale_uploads_task
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, TenantFactory
 
@@ -520,3 +527,33 @@ def test_stale_job_aborts_storage_left_by_a_crash(s3_storage, moto_s3, settings,
 
     assert result["storage_uploads_aborted"] == 1
     assert moto_s3.client.list_multipart_uploads(Bucket=s3_storage).get("Uploads", []) == []
+
+
+def test_part_urls_name_the_endpoint_clients_reach(s3_storage, moto_s3, settings, gql,
+                                                   maintainer, default_tenant):
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = moto_s3.endpoint_url.replace("127.0.0.1",
+                                                                       "localhost")
+    version = version_of(maintainer, default_tenant)
+    session = start(gql, version, b"p" * 10, parts=1)
+
+    assert session["partUrls"][0]["url"].startswith(f"{settings.AWS_S3_PUBLIC_ENDPOINT_URL}/")
+    assert complete(gql, session, send_parts(session, b"p" * 10))["size"] == 10
+
+
+def test_session_shows_its_file_only_while_the_file_is_visible(storage_backend, gql, maintainer,
+                                                               member_factory, default_tenant):
+    owner = member_factory(Role.MAINTAINER)
+    model = RegisteredModelFactory(tenant=default_tenant, owner=owner, visibility="private")
+    version = ModelVersionFactory(model=model)
+    owner_actor = actor_for(user=owner, tenant=default_tenant)
+    services.catalog_entry_share(entry_class=RegisteredModel, actor=owner_actor,
+                                 entry_id=model.pk, level="change", user_ids=[maintainer.pk])
+    session = start(gql, version, b"s" * 10, parts=1)
+    complete(gql, session, send_parts(session, b"s" * 10))
+    shown = gql(SESSION, {"id": session["id"]}).data["node"]["file"]
+
+    services.catalog_entry_unshare(entry_class=RegisteredModel, actor=owner_actor,
+                                   entry_id=model.pk, level="view", user_ids=[maintainer.pk])
+
+    assert shown == {"path": "model.bin"}
+    assert gql(SESSION, {"id": session["id"]}).data["node"]["file"] is None
