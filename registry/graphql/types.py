@@ -73,43 +73,44 @@ def _metadata_field(table: type[registry_models.MetadataEntry]):
     return metadata
 
 
+@strawberry.type
+class VocabularyFields:
+    """Fields shared by tags and metadata names."""
+
+    name: str
+    usage: VocabularyUsageEnum
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
+        return queryset.filter(tenant=actor_of(info).tenant)
+
+
+def _usage_count_field(with_usage, description: str):
+    """`usageCount`: the list queries annotate it; a lone entry is counted on demand."""
+
+    @strawberry_django.field(description=description)
+    def usage_count(root, info: strawberry.Info) -> int:
+        annotated = getattr(root, "usage_count", None)
+        if annotated is None:
+            return with_usage(actor_of(info)).get(pk=root.pk).usage_count
+        return annotated
+
+    return usage_count
+
+
 @strawberry_django.type(registry_models.Tag, name="Tag", filters=TagFilter, order=VocabularyOrder)
-class TagType(relay.Node):
-    name: str
-    usage: VocabularyUsageEnum
-    description: str
-    created_at: strawberry.auto
-
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(tenant=actor_of(info).tenant)
-
-    @strawberry_django.field(description="Models and datasets carrying this tag.")
-    def usage_count(self, info: strawberry.Info) -> int:
-        annotated = getattr(self, "usage_count", None)
-        if annotated is None:
-            return selectors.tags_with_usage(actor_of(info)).get(pk=self.pk).usage_count
-        return annotated
+class TagType(VocabularyFields, relay.Node):
+    usage_count: int = _usage_count_field(selectors.tags_with_usage,
+                                          "Models and datasets carrying this tag.")
 
 
-@strawberry_django.type(registry_models.MetadataKey, name="MetadataKey", filters=MetadataKeyFilter,
-                        order=VocabularyOrder)
-class MetadataKeyType(relay.Node):
-    name: str
-    usage: VocabularyUsageEnum
-    description: str
-    created_at: strawberry.auto
-
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(tenant=actor_of(info).tenant)
-
-    @strawberry_django.field(description="Entries using this metadata name.")
-    def usage_count(self, info: strawberry.Info) -> int:
-        annotated = getattr(self, "usage_count", None)
-        if annotated is None:
-            return selectors.metadata_keys_with_usage(actor_of(info)).get(pk=self.pk).usage_count
-        return annotated
+@strawberry_django.type(registry_models.MetadataKey, name="MetadataKey",
+                        filters=MetadataKeyFilter, order=VocabularyOrder)
+class MetadataKeyType(VocabularyFields, relay.Node):
+    usage_count: int = _usage_count_field(selectors.metadata_keys_with_usage,
+                                          "Entries using this metadata name.")
 
 
 @strawberry_django.type(registry_models.ArtifactFile, name="ArtifactFile")
