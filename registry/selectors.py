@@ -189,27 +189,44 @@ def tenant_vocabulary(entry_class: type[Tag] | type[MetadataKey], actor: Actor) 
     return entry_class.objects.filter(tenant=actor.tenant)
 
 
-def tag_usage_count_expression():
-    """Models and datasets carrying the tag of the outer query."""
-    return (SubqueryCount(RegisteredModel.tags.through.objects.filter(tag=OuterRef("pk")))
-            + SubqueryCount(Dataset.tags.through.objects.filter(tag=OuterRef("pk"))))
+def tag_usage_count_expression(actor: Actor | None = None):
+    """Models and datasets carrying the tag of the outer query: those `actor` may see, or all.
+
+    Counting hidden objects would tell a member that private models carry a tag.
+    """
+    on_models = RegisteredModel.tags.through.objects.filter(tag=OuterRef("pk"))
+    on_datasets = Dataset.tags.through.objects.filter(tag=OuterRef("pk"))
+    if actor is not None:
+        on_models = on_models.filter(registeredmodel__in=models_visible_to(actor))
+        on_datasets = on_datasets.filter(dataset__in=datasets_visible_to(actor))
+    return SubqueryCount(on_models) + SubqueryCount(on_datasets)
 
 
-def metadata_key_usage_count_expression():
-    """Metadata entries, on any kind of object, using the name of the outer query."""
-    counts = [SubqueryCount(table.objects.filter(key=OuterRef("pk")))
-              for table in (ModelMetadata, DatasetMetadata, ModelVersionMetadata,
-                            DatasetVersionMetadata)]
+def metadata_key_usage_count_expression(actor: Actor | None = None):
+    """Metadata entries using the name of the outer query, on objects `actor` may see, or all."""
+    tables = [(ModelMetadata, "owner", RegisteredModel),
+              (DatasetMetadata, "owner", Dataset),
+              (ModelVersionMetadata, "owner__model", RegisteredModel),
+              (DatasetVersionMetadata, "owner__dataset", Dataset)]
+    counts = []
+    for table, catalog_entry_path, entry_class in tables:
+        entries = table.objects.filter(key=OuterRef("pk"))
+        if actor is not None:
+            entries = entries.filter(**{f"{catalog_entry_path}__in":
+                                        catalog_visible_to(entry_class, actor)})
+        counts.append(SubqueryCount(entries))
     return counts[0] + counts[1] + counts[2] + counts[3]
 
 
 def tags_with_usage(actor: Actor) -> QuerySet[Tag]:
-    return tenant_vocabulary(Tag, actor).annotate(usage_count=tag_usage_count_expression())
+    return tenant_vocabulary(Tag, actor).annotate(
+        usage_count=tag_usage_count_expression(actor)
+    )
 
 
 def metadata_keys_with_usage(actor: Actor) -> QuerySet[MetadataKey]:
     return tenant_vocabulary(MetadataKey, actor).annotate(
-        usage_count=metadata_key_usage_count_expression()
+        usage_count=metadata_key_usage_count_expression(actor)
     )
 
 

@@ -99,3 +99,17 @@ def test_folk_entry_becomes_default_when_an_admin_promotes_it(gql, gql_as, membe
         """mutation { createDefaultTag(data: {name: "edge"}) { __typename } }""")
 
     assert list(Tag.objects.values_list("name", "usage")) == [("edge", "default")]
+
+
+def test_usage_counts_only_count_what_the_caller_may_see(gql, gql_as, member_factory):
+    gql(CREATE_MODEL, {"data": {"name": "public", "tags": ["vision"], "visibility": "PUBLIC",
+                                "metadata": [{"name": "team", "value": "a"}]}})
+    gql(CREATE_MODEL, {"data": {"name": "secret", "tags": ["vision"], "visibility": "PRIVATE",
+                                "metadata": [{"name": "team", "value": "b"}]}})
+    colleague = gql_as(member_factory(Role.VIEWER))
+    admin = gql_as(member_factory(Role.ADMIN))
+
+    assert names(colleague(TAGS)) == [("vision", "FOLK", 1)]
+    assert names(colleague(KEYS), "metadataKeys") == [("team", "FOLK", 1)]
+    assert names(admin(TAGS)) == [("vision", "FOLK", 2)]
+    assert names(gql(KEYS), "metadataKeys") == [("team", "FOLK", 2)]
