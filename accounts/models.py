@@ -20,6 +20,20 @@ class ScanPolicy(models.TextChoices):
     WARN = "warn", "Warn: flagged files stay downloadable"
 
 
+# New tenants take the operator's defaults at creation time (callables keep the values out of
+# migrations, so changing the environment needs no migration).
+def default_scan_policy() -> str:
+    return settings.DEFAULT_SCAN_POLICY
+
+
+def default_quota_bytes() -> int:
+    return settings.REGISTRY_DEFAULT_QUOTA_BYTES
+
+
+def default_quota_files() -> int:
+    return settings.REGISTRY_DEFAULT_QUOTA_FILES
+
+
 class Tenant(models.Model):
     slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
     organization = models.CharField(max_length=200)
@@ -28,13 +42,13 @@ class Tenant(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     is_default = models.BooleanField(default=False, editable=False)
     scan_policy = models.CharField(
-        max_length=8, choices=ScanPolicy.choices, default=ScanPolicy.BLOCK
+        max_length=8, choices=ScanPolicy.choices, default=default_scan_policy
     )
     allow_anonymous_read = models.BooleanField(
         default=False, help_text="Anonymous callers may read this tenant's public objects."
     )
-    quota_bytes = models.BigIntegerField(default=settings.REGISTRY_DEFAULT_QUOTA_BYTES)
-    quota_files = models.PositiveIntegerField(default=settings.REGISTRY_DEFAULT_QUOTA_FILES)
+    quota_bytes = models.BigIntegerField(default=default_quota_bytes)
+    quota_files = models.PositiveIntegerField(default=default_quota_files)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -186,7 +186,10 @@ LOGIN_FAILURE_WINDOW = timedelta(seconds=env.int("LOGIN_FAILURE_WINDOW_SECONDS",
 
 # --- Tenancy -------------------------------------------------------------------------------
 DEFAULT_TENANT_SLUG = env.str("DEFAULT_TENANT_SLUG", default="default")
+# The scan policy of new tenants: "block" flagged files, or "warn" and keep them downloadable.
 DEFAULT_SCAN_POLICY = env.str("DEFAULT_SCAN_POLICY", default="block")
+if DEFAULT_SCAN_POLICY not in ("block", "warn"):
+    raise ImproperlyConfigured("DEFAULT_SCAN_POLICY must be 'block' or 'warn'")
 
 # --- GraphQL -------------------------------------------------------------------------------
 STRAWBERRY_DJANGO = {
