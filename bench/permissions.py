@@ -25,15 +25,15 @@ loaded with COPY and dropped again; `--keep` keeps it and a later `--reuse` skip
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from machine import describe_machine  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -360,16 +360,10 @@ def _explain(sql: str) -> str:
 def _machine() -> str:
     from django.db import connection
 
-    cpu = next((line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
-    memory = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.split()
-    total_gb = memory[memory.index("Mem:") + 1] if "Mem:" in memory else "?"
-    return (f"{cpu}, {os.cpu_count()} CPUs, {total_gb} GB RAM; PostgreSQL {server}; "
-            f"Python {platform.python_version()}")
+    return f"{describe_machine()}; PostgreSQL {server}"
 
 
 def callers(users_count: int) -> dict[str, str]:

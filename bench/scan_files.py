@@ -13,9 +13,7 @@ Temporary files are removed at the end.
 import argparse
 import hashlib
 import io
-import os
 import pickle
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import describe_machine  # noqa: E402  (bench/ is the script's folder)
 
 from scanning.scanners import SCANNER_VERSION, Verdict, scan_stream  # noqa: E402
 from tests.scanning import corpus  # noqa: E402
@@ -59,19 +59,6 @@ class CountingFile(io.RawIOBase):
         count = self._file.readinto(buffer)
         self.bytes_read += count
         return count
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    python = platform.python_version()
-    return f"{platform.platform()}; {cpu}; nproc {os.cpu_count()}; Python {python}"
 
 
 def write_checkpoint(path: Path, size: int) -> None:
@@ -147,7 +134,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="scan-bench-", dir=arguments.workdir))
     try:
-        print(f"machine: {machine()}")
+        print(f"machine: {describe_machine()}")
         print(f"scanner version: {SCANNER_VERSION}")
         checkpoint = folder / "model.pt"
         size = int(arguments.size_gib * 2**30)

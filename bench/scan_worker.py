@@ -20,7 +20,6 @@ The load average is printed with the machine: the figures are only comparable at
 import argparse
 import io
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -29,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from machine import describe_machine  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -187,16 +188,11 @@ def _machine() -> str:
     import redis
     from django.db import connection
 
-    cpu = next((line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
     redis_version = redis.Redis.from_url(REDIS_URL).info()["redis_version"]
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} CPUs (load average {load} at the start); PostgreSQL "
-            f"{server}; Redis {redis_version}; Python {platform.python_version()}; filesystem "
+    return (f"{describe_machine()}; PostgreSQL {server}; Redis {redis_version}; filesystem "
             f"storage on {MEDIA_ROOT}")
 
 

@@ -29,7 +29,6 @@ import hashlib
 import http.client
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -41,6 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from machine import describe_machine  # bench/ is the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -74,16 +75,9 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
-                  .splitlines() if line.startswith("MemTotal"))
     disk = subprocess.run(["df", "-h", "--output=source,fstype", tempfile.gettempdir()],
                           capture_output=True, text=True).stdout.splitlines()[-1].split()
-    return (f"{cpu}, {os.cpu_count()} CPUs, {memory / 2**20:.0f} GiB RAM; temp dir on "
-            f"{' '.join(disk)}; Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}")
+    return f"{describe_machine()}; temp dir on {' '.join(disk)}"
 
 
 def make_file(path: Path, size: int) -> None:
