@@ -275,8 +275,7 @@ def _apply_relations(entry: CatalogEntry, actor: Actor, *, tags: ListChanges | N
         validate_item_count(tags.add, "tags")
         entry.tags.add(*vocabulary_resolve(entry_class=Tag, actor=actor, names=tags.add))
         entry.tags.remove(*Tag.objects.filter(tenant=actor.tenant, name__in=tags.remove))
-        if entry.tags.count() > 100:
-            validate_item_count(range(101), "tags")
+        validate_item_count(entry.tags.values_list("pk", flat=True), "tags")
     metadata_set(owner=entry, actor=actor, metadata=metadata)
     if users:
         _share_with_users(entry, actor, users)
