@@ -168,7 +168,7 @@ class ReceivedPart:
 
 
 class PartsRejected(Exception):
-    """The parts named at completion do not match the parts received."""
+    """A part that does not match the upload: cut short, unknown, or of the wrong size."""
 
 
 def part_size_for(size: int, part_count: int) -> int:
@@ -211,9 +211,6 @@ class FilesystemBackend:
     def path(self, key: str) -> Path:
         return Path(self.storage.path(key))
 
-    def exists(self, key: str) -> bool:
-        return self.path(key).is_file()
-
     def open(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")  # noqa: SIM115 - the caller closes it
 
@@ -241,8 +238,12 @@ class FilesystemBackend:
                 raise
             # Another filesystem: one copy (in the kernel), renamed into place when complete.
             partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.partial")
-            shutil.copyfile(source, partial)
-            os.replace(partial, target)
+            try:
+                shutil.copyfile(source, partial)
+                os.replace(partial, target)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
         if self.storage.file_permissions_mode is not None:
             os.chmod(target, self.storage.file_permissions_mode)
 

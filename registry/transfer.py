@@ -7,7 +7,6 @@ the total size and the sha256, and only then creates the file, through the same 
 uploadFile (`services.file_create_from_blob`).
 """
 
-import re
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -30,8 +29,8 @@ from registry.models import (
     UploadState,
     Version,
 )
+from registry.validators import validate_sha256
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # A completion that has not finished this long after its session expired has died.
 COMPLETING_GRACE = timedelta(hours=1)
 
@@ -62,9 +61,7 @@ def _validate_layout(size: int, sha256: str, part_count: int) -> int:
     """The part size for `size` bytes in `part_count` parts, within S3's limits."""
     if size < 1:
         raise _error("size", "A resumable upload has at least one byte.", Code.INVALID_UPLOAD)
-    if not SHA256_RE.match(sha256):
-        raise _error("sha256", "Give the sha256 as 64 lowercase hexadecimal digits.",
-                     Code.INVALID_UPLOAD)
+    validate_sha256(sha256)
     if not 1 <= part_count <= storage.MAX_PARTS:
         raise _error("partCount", f"Use 1 to {storage.MAX_PARTS} parts.", Code.INVALID_UPLOAD)
     part_size = storage.part_size_for(size, part_count)

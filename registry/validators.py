@@ -200,5 +200,5 @@ def validate_container_image(image: dict) -> dict:
 def validate_sha256(value: str) -> str:
     if not SHA256_RE.match(value or ""):
         raise CodedValidationError({"sha256": "64 lowercase hex characters."},
-                              code=Code.INTEGRITY_MISMATCH)
+                                   code=Code.INVALID_UPLOAD)
     return value
