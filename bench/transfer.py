@@ -2,7 +2,8 @@
 
 Workload: one file of --size bytes (default 2 GiB; a random 64 MiB block repeated) in a
 temporary directory, served by gunicorn (gthread workers, as `make serve`) started here on
-127.0.0.1 with SQLite in the same temporary directory. For each backend:
+127.0.0.1 with SQLite in the same temporary directory and warmed up with small transfers.
+For each backend:
 - `uploadFile`: one GraphQL multipart request (the client sends with sendfile);
 - resumable: `startUpload` with 64 MiB parts, PUT of every part (--parallel at a time), then
   `completeUpload`, which checks the parts, the size and the sha256;
@@ -14,6 +15,7 @@ in temporary files and whole request bodies in memory, far slower than S3 or Min
 figures measure mostly moto. Scans are not run (tasks go to an in-memory broker nobody
 consumes) and the files are marked clean before they are downloaded.
 
+The page cache is warmed first (see `warm_memory`).
 Baselines measured in the same run: `cp` of the file to the same disk, and `hashlib.sha256`
 over it (the upload's real limit: the server hashes every byte it stores). Every measurement
 starts after a sync, so none pays for the previous one's write-back; the source file stays
@@ -85,6 +87,21 @@ def make_file(path: Path, size: int) -> None:
     with open(path, "wb") as out:
         for offset in range(0, size, PART_SIZE):
             out.write(block[:min(PART_SIZE, size - offset)])
+
+
+def warm_memory(workdir: Path, size: int) -> None:
+    """Write and delete a scratch file of `size` bytes.
+
+    A virtual machine's host may back guest memory lazily, and the first write to a page then
+    costs several times a later one: whichever step first needs fresh page cache would pay
+    for it. Afterwards every step runs on memory the guest has touched already.
+    """
+    scratch = workdir / "scratch.bin"
+    block = bytes(PART_SIZE)
+    with open(scratch, "wb") as out:
+        for _ in range(0, size, PART_SIZE):
+            out.write(block)
+    scratch.unlink()
 
 
 def timed(action) -> float:
@@ -208,10 +225,11 @@ class Client:
         return received
 
 
-UPLOAD_FILE = """mutation($v: ID!, $f: Upload!) { uploadFile(versionId: $v, path: "model.bin",
-  file: $f) { ... on ArtifactFile { id sha256 } ... on OperationInfo { messages { code } } } }"""
-START = """mutation($v: ID!, $size: BigInt!, $sha: String!, $n: Int!) {
-  startUpload(versionId: $v, path: "model.bin", size: $size, sha256: $sha, partCount: $n) {
+UPLOAD_FILE = """mutation($v: ID!, $p: String!, $f: Upload!) { uploadFile(versionId: $v,
+  path: $p, file: $f) { ... on ArtifactFile { id sha256 } ... on OperationInfo { messages { code }
+  } } }"""
+START = """mutation($v: ID!, $p: String!, $size: BigInt!, $sha: String!, $n: Int!) {
+  startUpload(versionId: $v, path: $p, size: $size, sha256: $sha, partCount: $n) {
     ... on UploadSession { id partUrls { partNumber url size } }
     ... on OperationInfo { messages { code message } } } }"""
 COMPLETE = """mutation($id: ID!, $parts: [UploadPartInput!]!) {
@@ -220,9 +238,11 @@ COMPLETE = """mutation($id: ID!, $parts: [UploadPartInput!]!) {
     ... on OperationInfo { messages { code message } } } }"""
 
 
-def upload_graphql(client: Client, version_id: str, file: Path, size: int) -> dict:
+def upload_graphql(client: Client, version_id: str, file: Path, size: int,
+                   path: str = "model.bin") -> dict:
     boundary = uuid.uuid4().hex
-    operations = json.dumps({"query": UPLOAD_FILE, "variables": {"v": version_id, "f": None}})
+    operations = json.dumps({"query": UPLOAD_FILE,
+                             "variables": {"v": version_id, "p": path, "f": None}})
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n"
             f"{operations}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"map\""
             f"\r\n\r\n{{\"0\": [\"variables.f\"]}}\r\n--{boundary}\r\nContent-Disposition: "
@@ -235,9 +255,9 @@ def upload_graphql(client: Client, version_id: str, file: Path, size: int) -> di
 
 
 def upload_resumable(client: Client, version_id: str, file: Path, size: int, sha256: str,
-                     parallel: int, phases: dict) -> dict:
+                     parallel: int, phases: dict, path: str = "model.bin") -> dict:
     started = time.perf_counter()
-    session = client.graphql(START, {"v": version_id, "size": size, "sha": sha256,
+    session = client.graphql(START, {"v": version_id, "p": path, "size": size, "sha": sha256,
                                      "n": -(-size // PART_SIZE)})["startUpload"]
     part_size = session["partUrls"][0]["size"]
 
@@ -306,7 +326,7 @@ call_command("migrate", verbosity=0)
 tenant = ensure_default_tenant()
 user = User.objects.create_user("bench", password="bench-password-1")
 versions = {}
-for path in ("graphql", "resumable"):
+for path in ("graphql", "resumable", "warmup"):
     # A tenant per path: blobs are deduplicated per tenant, and each path must store its bytes.
     own = Tenant.objects.create(slug=f"bench-{path}", organization="bench")
     Membership.objects.create(user=user, tenant=own, role=Role.ADMIN)
@@ -363,6 +383,8 @@ def run_backend(name: str, workdir: Path, file: Path, size: int, sha256: str,
 
     graphql_version = setup["versions"]["graphql"][1]
     resumable_version = setup["versions"]["resumable"][1]
+    warm_up(Client(server.port, setup["cookie"], setup["versions"]["warmup"][0]),
+            setup["versions"]["warmup"][1], workdir)
     try:
         uploaded = measure("upload: uploadFile (GraphQL)", "graphql",
                            lambda c: upload_graphql(c, graphql_version, file, size))
@@ -387,6 +409,18 @@ def run_backend(name: str, workdir: Path, file: Path, size: int, sha256: str,
 
 
 ARCHIVE = "query($id: ID!) { node(id: $id) { ... on ModelVersion { archiveUrl } } }"
+
+
+def warm_up(client: Client, version_id: str, workdir: Path) -> None:
+    """Small transfers first, so no measurement pays for a worker's first requests (the
+    schema's types are resolved lazily, about a second per worker)."""
+    small = workdir / "warm-up.bin"
+    small.write_bytes(os.urandom(2**20))
+    for round_ in range(6):
+        upload_graphql(client, version_id, small, 2**20, path=f"graphql-{round_}")
+        upload_resumable(client, version_id, small, 2**20, sha256_of(small), 1, {},
+                         path=f"resumable-{round_}")
+    small.unlink()
 
 
 def main() -> None:
@@ -421,11 +455,10 @@ def report(arguments, backends: list[str], workdir: Path) -> None:
           f"{' '.join(f'{k}={v}' for k, v in MALLOC_ENV.items())}; client in this process "
           f"with sendfile(), {arguments.parallel} parts in flight, {PART_SIZE // 2**20} MiB "
           f"parts")
-    print(f"Load average before the run: {os.getloadavg()[0]:.1f} (other processes share "
-          f"these CPUs)")
     for name in backends:
         size = arguments.s3_size if name == "s3" else arguments.size
         file = workdir / f"model-{name}.bin"
+        warm_memory(workdir, 4 * size)  # the file, its copy, two stored blobs
         make_file(file, size)
         sha256_of(file)  # warm the page cache for both baselines
         cp, hashing, sha256 = baselines(file, workdir)
