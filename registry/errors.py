@@ -27,9 +27,6 @@ class RegistryErrorCode(models.TextChoices):
     FILE_TOO_LARGE = "file_too_large", "The file exceeds the maximum file size."
     QUOTA_EXCEEDED = "quota_exceeded", "The tenant's storage quota would be exceeded."
     INTEGRITY_MISMATCH = "integrity_mismatch", "Size or sha256 does not match the bytes received."
-    FILE_NOT_DOWNLOADABLE = (
-        "file_not_downloadable", "The file is quarantined until it is scanned clean."
-    )
     UPLOAD_NOT_OPEN = "upload_not_open", "The upload session is completed, aborted or expired."
     INVALID_PART = "invalid_part", "A part is missing, duplicated or does not match."
     INVALID_UPLOAD = (
