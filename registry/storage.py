@@ -14,8 +14,10 @@ cannot undo each other. A blob's refcount is the number of files pointing at it.
 
 import errno
 import fcntl
+import functools
 import hashlib
 import io
+import json
 import mimetypes
 import os
 import secrets
@@ -25,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +44,7 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 
 from accounts.models import Tenant
+from registry import sha256_state
 from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
 from registry.models import ArtifactFile, Blob, UploadSession, UploadState
@@ -126,11 +128,12 @@ def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1,
 class HashingReader:
     """Reads a stream, computing its sha256 and size on the way; stops past `limit` bytes."""
 
-    def __init__(self, stream: BinaryIO, limit: int | None = None) -> None:
+    def __init__(self, stream: BinaryIO, limit: int | None = None, digest=None,
+                 size: int = 0) -> None:
         self.stream = stream
         self.limit = settings.REGISTRY_MAX_FILE_SIZE if limit is None else limit
-        self.digest = hashlib.sha256()
-        self.size = 0
+        self.digest = hashlib.sha256() if digest is None else digest  # or one resumed
+        self.size = size  # of the bytes `digest` has seen
 
     def read(self, size: int = CHUNK_SIZE) -> bytes:
         chunk = self.stream.read(size if size > 0 else CHUNK_SIZE)
@@ -272,8 +275,11 @@ class FilesystemBackend:
                       put=lambda key: self._move(path, key),
                       discard=lambda: path.unlink(missing_ok=True))
 
-    # The resumable protocol's storage side: <staging>/data and one marker per part received,
-    # named part-<number>.<etag>.
+    # The resumable protocol's storage side, in the session's staging folder: `data`, every
+    # part written in place at its offset; a marker per part received, part-<number>.<etag>;
+    # lock-<number>, held by the one request writing or hashing that part; and the SHA-256
+    # of the parts received in order so far (PartsDigest), which part requests advance as
+    # parts arrive, so completing an upload has little left to hash.
 
     def multipart_start(self, session: UploadSession) -> str:
         directory = self.path(session.staging_key)
@@ -289,10 +295,26 @@ class FilesystemBackend:
     def part_write(self, session: UploadSession, number: int, stream: BinaryIO,
                    still_open: Callable[[], bool]) -> str | None:
         """Writes part `number` from `stream` at its offset; its ETag, or None when the
-        session closed meanwhile. Raises PartsRejected when the stream ends early."""
+        session closed meanwhile. Raises PartsRejected when the stream ends early or another
+        request is writing the same part."""
         directory = self.path(session.staging_key)
-        for stale in directory.glob(f"part-{number:05d}.*"):
-            stale.unlink(missing_ok=True)  # a rewrite invalidates the previous ETag
+        try:
+            with _part_lock(directory, number) as held:
+                if not held:
+                    raise PartsRejected(f"Part {number} is being received by another "
+                                        "request; send it again when that one ends.")
+                for stale in directory.glob(f"part-{number:05d}.*"):
+                    stale.unlink(missing_ok=True)  # a rewrite invalidates the previous ETag
+                etag = self._part_receive(session, number, stream, still_open)
+        except FileNotFoundError:  # aborted meanwhile: the staging folder is gone
+            return None
+        if etag is not None:
+            PartsDigest(self, session).advance()
+        return etag
+
+    def _part_receive(self, session: UploadSession, number: int, stream: BinaryIO,
+                      still_open: Callable[[], bool]) -> str | None:
+        directory = self.path(session.staging_key)
         with open(directory / "data", "r+b") as data:
             # Completion takes the lock exclusively: no part lands while it verifies.
             fcntl.flock(data, fcntl.LOCK_SH)
@@ -329,7 +351,8 @@ class FilesystemBackend:
             for number, etag in sorted(parts.items()):
                 if (number, etag) not in received:
                     raise PartsRejected(f"Part {number} with ETag {etag!r} was not received.")
-            reader = HashingReader(data, limit=session.size).drain()
+            reader = PartsDigest(self, session).finish(data, [parts[number] for number in
+                                                              sorted(parts)])
         return Staged(sha256=reader.sha256, size=reader.size,
                       put=lambda key: self._move(directory / "data", key),
                       discard=lambda: shutil.rmtree(directory, ignore_errors=True))
@@ -339,6 +362,123 @@ class FilesystemBackend:
 
     def dangling_uploads_abort(self, older_than: datetime) -> int:
         return 0  # a resumable upload's folder is a plain staging object: see orphans_delete
+
+
+@contextmanager
+def _flock(path: Path, blocking: bool) -> Iterator[bool]:
+    """An exclusive flock on `path`, created if need be; yields whether it is held."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(descriptor)
+
+
+def _part_lock(directory: Path, number: int) -> Iterator[bool]:
+    return _flock(directory / f"lock-{number:05d}", blocking=False)
+
+
+class PartsDigest:
+    """The SHA-256 of a filesystem upload's parts 1..k, saved in its staging folder with a
+    chain of their ETags. Completion resumes it only when the parts it completes with begin
+    with those very ETags: a part sent again gets a new one, so nothing hashed before a
+    rewrite is trusted after it."""
+
+    STATE = "sha256-state"
+    LOCK = "sha256.lock"
+    CHAIN_START = ""
+
+    def __init__(self, backend: FilesystemBackend, session: UploadSession) -> None:
+        self.session = session
+        self.directory = backend.path(session.staging_key)
+
+    def advance(self) -> None:
+        """Hash the parts that follow the saved prefix, as far as they have arrived in order.
+
+        Best effort: stops at a part not received yet or held by another request. Whoever
+        holds the digest looks again after letting it go, so a part whose request found it
+        busy is not left behind.
+        """
+        if not sha256_state.available():
+            return
+        try:
+            while self._next_part_received():
+                with _flock(self.directory / self.LOCK, blocking=False) as held:
+                    if not held or not self._extend():
+                        return
+        except FileNotFoundError:  # completed or aborted meanwhile
+            return
+
+    def finish(self, data: BinaryIO, etags: list[str]) -> HashingReader:
+        """The whole upload's digest: the saved prefix if `etags` (of every part, in order)
+        begin with its parts, and the rest read from `data`."""
+        with _flock(self.directory / self.LOCK, blocking=True):
+            hashed, chain, context = self._load()
+            if context is None or chain != self._chain_of(etags[:hashed]):
+                hashed, digest = 0, hashlib.sha256()
+            else:
+                digest = sha256_state.ResumableSha256(context)
+            offset = min(hashed * self.session.part_size, self.session.size)
+            data.seek(offset)
+            return HashingReader(data, limit=self.session.size, digest=digest,
+                                 size=offset).drain()
+
+    def _load(self) -> tuple[int, str, bytes | None]:
+        """(parts hashed, chain of their ETags, SHA-256 state after them)."""
+        try:
+            state = json.loads((self.directory / self.STATE).read_text())
+        except FileNotFoundError:
+            return 0, self.CHAIN_START, None
+        return state["parts"], state["chain"], bytes.fromhex(state["context"])
+
+    def _save(self, hashed: int, chain: str, digest: sha256_state.ResumableSha256) -> None:
+        partial = self.directory / f"{self.STATE}.{uuid.uuid4().hex}"
+        partial.write_text(json.dumps({"parts": hashed, "chain": chain,
+                                       "context": digest.state().hex()}))
+        os.replace(partial, self.directory / self.STATE)
+
+    @staticmethod
+    def _chain(chain: str, etag: str) -> str:
+        return hashlib.sha256(f"{chain}:{etag}".encode()).hexdigest()
+
+    @classmethod
+    def _chain_of(cls, etags: list[str]) -> str:
+        return functools.reduce(cls._chain, etags, cls.CHAIN_START)
+
+    def _etag(self, number: int) -> str | None:
+        markers = list(self.directory.glob(f"part-{number:05d}.*"))
+        return markers[0].name.split(".", 1)[1] if len(markers) == 1 else None
+
+    def _next_part_received(self) -> bool:
+        number = self._load()[0] + 1
+        return number <= self.session.part_count and self._etag(number) is not None
+
+    def _extend(self) -> bool:
+        """Hash the next parts while they are there; whether it hashed any."""
+        first, chain, context = self._load()
+        hashed = first
+        digest = sha256_state.ResumableSha256(context)
+        buffer = memoryview(bytearray(CHUNK_SIZE))
+        with open(self.directory / "data", "rb", buffering=0) as data:
+            for number in range(first + 1, self.session.part_count + 1):
+                with _part_lock(self.directory, number) as held:
+                    etag = self._etag(number) if held else None
+                    if etag is None:
+                        break
+                    data.seek(self.session.part_size * (number - 1))
+                    remaining = part_length(self.session, number)
+                    while remaining:
+                        count = data.readinto(buffer[:min(CHUNK_SIZE, remaining)])
+                        digest.update(buffer[:count])
+                        remaining -= count
+                hashed, chain = number, self._chain(chain, etag)
+                self._save(hashed, chain, digest)
+        return hashed > first
 
 
 class S3ObjectReader(io.RawIOBase):
@@ -400,7 +540,7 @@ class S3ObjectReader(io.RawIOBase):
         super().close()
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _presigning_client(storage: S3Storage, endpoint_url: str):
     return storage._create_session().client(
         "s3", region_name=storage.region_name, use_ssl=storage.use_ssl,

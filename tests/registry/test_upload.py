@@ -1,7 +1,9 @@
 """Uploads on both backends: uploadFile (GraphQL multipart) and the resumable protocol."""
 
+import fcntl
 import hashlib
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,7 @@ from strawberry.relay import to_base64
 
 from accounts.models import Role
 from accounts.selectors import actor_for
-from registry import services, storage, transfer
+from registry import services, sha256_state, storage, transfer
 from registry.models import (
     ArtifactFile,
     Blob,
@@ -340,6 +342,94 @@ def test_interrupted_part_is_not_recorded(filesystem_storage, maintainer, defaul
     assert gql(SESSION, {"id": session["id"]}).data["node"]["uploadedParts"] == []
     assert complete(gql, session, [{"partNumber": 1, "etag": "x"}])["messages"] == [
         {"code": "invalid_part", "field": "parts"}]
+
+
+def staging_folder():
+    return storage.backend().path(UploadSession.objects.get().staging_key)
+
+
+def parts_hashed() -> int:
+    """How many parts, from the first, the filesystem upload's saved SHA-256 covers."""
+    state = staging_folder() / "sha256-state"
+    return json.loads(state.read_text())["parts"] if state.exists() else 0
+
+
+def test_parts_are_hashed_in_order_as_they_arrive(filesystem_storage, gql, maintainer,
+                                                  default_tenant, monkeypatch):
+    version = version_of(maintainer, default_tenant)
+    data = bytes(range(256)) * (15 * MIB // 256) + b"end"
+    session = start(gql, version, data, parts=3)
+    size = session["partSize"]
+    chunks = [data[:size], data[size:2 * size], data[2 * size:]]
+    urls = session["partUrls"]
+
+    third = send_parts({"partUrls": urls[2:]}, chunks[2])
+    assert parts_hashed() == 0  # nothing can be hashed before part 1
+    first = send_parts({"partUrls": urls[:1]}, chunks[0])
+    assert parts_hashed() == 1
+    second = send_parts({"partUrls": urls[1:2]}, chunks[1])
+    assert parts_hashed() == 3  # part 2's request went on with part 3
+
+    resumed_at = []
+    reader = storage.HashingReader
+
+    def spy(stream, limit=None, digest=None, size=0):
+        resumed_at.append(size)
+        return reader(stream, limit, digest, size)
+
+    monkeypatch.setattr(storage, "HashingReader", spy)
+    result = complete(gql, session, first + second + third)
+
+    assert result["sha256"] == sha256(data)
+    assert resumed_at == [len(data)]  # completion had nothing left to read
+    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
+
+
+def test_a_part_sent_again_after_it_was_hashed_is_hashed_again(filesystem_storage, gql,
+                                                               maintainer, default_tenant):
+    version = version_of(maintainer, default_tenant)
+    data = b"r" * (5 * MIB) + b"s" * (5 * MIB)
+    session = start(gql, version, data, parts=2)
+    wrong_first = send_parts(session, b"w" * (5 * MIB) + b"s" * (5 * MIB))
+    assert parts_hashed() == 2
+
+    fixed = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
+    result = complete(gql, session, fixed + wrong_first[1:])
+
+    assert result["sha256"] == sha256(data)
+    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
+
+
+def test_a_part_another_request_is_writing_is_refused(filesystem_storage, gql, maintainer,
+                                                      default_tenant):
+    version = version_of(maintainer, default_tenant)
+    data = b"c" * 100
+    session = start(gql, version, data, parts=1)
+    url = session["partUrls"][0]["url"]
+
+    with open(staging_folder() / "lock-00001", "w") as held:  # another request's part lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        response = Client().put(url, data=data, content_type="application/octet-stream")
+
+    assert (response.status_code, response.json()) == (400, {
+        "code": "invalid_part", "field": "body",
+        "message": "Part 1 is being received by another request; send it again when that "
+                   "one ends."})
+    assert gql(SESSION, {"id": session["id"]}).data["node"]["uploadedParts"] == []
+    assert complete(gql, session, send_parts(session, data))["sha256"] == sha256(data)
+
+
+def test_completion_hashes_everything_without_libcrypto(filesystem_storage, gql, maintainer,
+                                                        default_tenant, monkeypatch):
+    monkeypatch.setattr(sha256_state, "available", lambda: False)
+    version = version_of(maintainer, default_tenant)
+    data = b"n" * (5 * MIB) + b"o" * (5 * MIB + 7)
+    session = start(gql, version, data, parts=2)
+
+    parts = send_parts(session, data)
+
+    assert parts_hashed() == 0
+    assert complete(gql, session, parts)["sha256"] == sha256(data)
 
 
 def test_abort_drops_the_parts(storage_backend, gql, maintainer, default_tenant):
