@@ -3,6 +3,7 @@
 import strawberry
 from django.conf import settings
 from strawberry import relay
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
@@ -11,6 +12,7 @@ from strawberry_django.utils.typing import has_django_definition
 import config
 from accounts.graphql.mutations import Mutation as AccountsMutation
 from accounts.graphql.schema import Query as AccountsQuery
+from config.direct_resolvers import install_direct_resolvers
 from config.errors import all_error_codes
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
@@ -65,7 +67,8 @@ Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, SharingM
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[DjangoOptimizerExtension],
+    # The clients send the same few documents again and again: parse and validate each once.
+    extensions=[DjangoOptimizerExtension, ParserCache, ValidationCache],
     config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE),
 )
 
@@ -81,3 +84,4 @@ def _cache_node_id_attributes(built: strawberry.Schema) -> None:
 
 
 _cache_node_id_attributes(schema)
+install_direct_resolvers(schema)
