@@ -116,6 +116,11 @@ class CatalogEntry(models.Model):
 
 def _catalog_indexes(prefix: str) -> list[models.Index]:
     return [
+        # A page by name of what a caller may see (id, owner, visibility, latest version)
+        # reads this index alone: rows it may not see are skipped without touching the table.
+        models.Index(fields=["tenant", "name"],
+                     include=["id", "owner", "visibility", "latest_version"],
+                     name=f"{prefix}_name_page"),
         models.Index(fields=["tenant", "visibility", "name"], name=f"{prefix}_visible_name"),
         # Covers what `visible_condition` reads, so a COUNT of what a caller may see scans
         # this index alone instead of every row of the table.
