@@ -6,8 +6,8 @@ descriptor. A page of 100 models resolves about 1,300 fields, and that machinery
 its CPU time. The resolvers installed here read the value directly, and hand anything they do
 not recognise back to strawberry-django's own resolver, so the result is the same:
 
-- the relay `id`: the type name and the primary key, as `Node` computes it;
-- a plain column (no relation, no file): the model attribute;
+- the relay `id`: the type name and the loaded primary key, as `Node` computes it;
+- a plain column (no relation, no file) loaded on the object: the model attribute;
 - a foreign key already loaded on the object (select_related, or the optimizer's prefetch,
   which ran the target type's `get_queryset`): that object;
 - a many-to-many list the optimizer prefetched (through the target type's `get_queryset`,
@@ -43,21 +43,24 @@ def install_direct_resolvers(built: strawberry.Schema) -> None:
         model = origin.__strawberry_django_definition__.model
         for name, graphql_field in graphql_type.implementation.fields.items():
             if name == "id" and issubclass(origin, relay.Node):
-                resolver = _node_id_resolver(origin, model)
+                resolver = _node_id_resolver(origin, model, graphql_field.resolve)
             else:
                 resolver = _model_field_resolver(graphql_field, model)
             if resolver is not None:
                 graphql_field.resolve = resolver
 
 
-def _node_id_resolver(origin: type[relay.Node], model: type[Model]) -> Resolver | None:
+def _node_id_resolver(origin: type[relay.Node], model: type[Model],
+                      generic: Resolver) -> Resolver | None:
     # Only for types that keep strawberry-django's id (the primary key).
     if (getattr(origin.resolve_id, "__func__", None) is not resolve_model_id
             or origin.resolve_id_attr() not in ("pk", model._meta.pk.attname)):
         return None
     attname = model._meta.pk.attname
 
-    def resolve_id(source: Model, info) -> GlobalID:
+    def resolve_id(source: Model, info, **kwargs) -> GlobalID:
+        if not _is_loaded(source, attname):
+            return generic(source, info, **kwargs)
         return GlobalID(type_name=info.parent_type.name, node_id=str(getattr(source, attname)))
 
     return resolve_id
@@ -83,11 +86,19 @@ def _model_field_resolver(graphql_field: GraphQLField, model: type[Model]) -> Re
         return _loaded_relation_resolver(model_field, generic)
     if isinstance(model_field, FileField):
         return None
-    return _column_resolver(model_field.attname)
+    return _column_resolver(model_field.attname, generic)
 
 
-def _column_resolver(attname: str) -> Resolver:
-    def resolve_column(source: Model, info) -> Any:
+def _is_loaded(source: Model, attname: str) -> bool:
+    # A deferred column would be a query, which the generic resolver knows how to run (in
+    # an async context too).
+    return attname in getattr(source, "__dict__", ())
+
+
+def _column_resolver(attname: str, generic: Resolver) -> Resolver:
+    def resolve_column(source: Model, info, **kwargs) -> Any:
+        if not _is_loaded(source, attname):
+            return generic(source, info, **kwargs)
         return getattr(source, attname)
 
     return resolve_column

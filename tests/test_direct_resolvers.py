@@ -1,8 +1,9 @@
-"""Direct resolvers trust only rows the optimizer loaded through the type's get_queryset."""
+"""Direct resolvers read only what is loaded, and trust only rows the optimizer loaded
+through the type's get_queryset; anything else takes the generic resolver."""
 
 from strawberry_django.queryset import get_queryset_config
 
-from config.direct_resolvers import _prefetched_list_resolver
+from config.direct_resolvers import _column_resolver, _prefetched_list_resolver
 from registry.models import RegisteredModel, Tag
 
 
@@ -24,3 +25,11 @@ def test_prefetched_list_is_read_only_when_the_optimizer_made_it(maintainer, def
     get_queryset_config(prefetched.tags.all()).optimized_by_prefetching = True
     assert [tag.name for tag in resolve_tags(prefetched, None)] == ["t"]
     assert resolve_tags(prefetched, None, filters={"name": "x"}) == "generic"
+
+
+def test_a_deferred_column_takes_the_generic_resolver(maintainer, default_tenant):
+    model = RegisteredModel.objects.create(tenant=default_tenant, owner=maintainer, name="m")
+    resolve_name = _column_resolver("name", generic)
+
+    assert resolve_name(RegisteredModel.objects.get(pk=model.pk), None) == "m"
+    assert resolve_name(RegisteredModel.objects.only("pk").get(pk=model.pk), None) == "generic"
