@@ -15,7 +15,7 @@ in temporary files and whole request bodies in memory, far slower than S3 or Min
 figures measure mostly moto. Scans are not run (tasks go to an in-memory broker nobody
 consumes) and the files are marked clean before they are downloaded.
 
-The page cache is warmed first (see `warm_memory`).
+Memory is warmed right before each measurement, baselines included (see `warm_memory`).
 Baselines measured in the same run: `cp` of the file to the same disk, and `hashlib.sha256`
 over it (the upload's real limit: the server hashes every byte it stores). Every measurement
 starts after a sync, so none pays for the previous one's write-back; the source file stays
@@ -93,8 +93,9 @@ def warm_memory(workdir: Path, size: int) -> None:
     """Write and delete a scratch file of `size` bytes.
 
     A virtual machine's host may back guest memory lazily, and the first write to a page then
-    costs several times a later one: whichever step first needs fresh page cache would pay
-    for it. Afterwards every step runs on memory the guest has touched already.
+    costs several times a later one; with free page reporting (virtio-balloon) memory the
+    guest frees goes back to the host within seconds. Whichever step first needs fresh page
+    cache would pay for it, so every measurement starts right after this.
     """
     scratch = workdir / "scratch.bin"
     block = bytes(PART_SIZE)
@@ -372,6 +373,7 @@ def run_backend(name: str, workdir: Path, file: Path, size: int, sha256: str,
 
     def measure(label: str, tenant_path: str, action, note=lambda: ""):
         client = Client(server.port, setup["cookie"], setup["versions"][tenant_path][0])
+        warm_memory(workdir, size)
         server.reset_peak_rss()
         cpu = server.cpu_seconds()
         outcome = {}
@@ -442,6 +444,7 @@ def main() -> None:
 def baselines(file: Path, workdir: Path) -> tuple[float, float, str]:
     """Seconds for `cp` of the file on the same disk, and for hashlib.sha256 over it."""
     copy = workdir / "copy.bin"
+    warm_memory(workdir, file.stat().st_size)
     cp = timed(lambda: subprocess.run(["cp", str(file), str(copy)], check=True))
     copy.unlink()
     digest = {}
@@ -458,7 +461,6 @@ def report(arguments, backends: list[str], workdir: Path) -> None:
     for name in backends:
         size = arguments.s3_size if name == "s3" else arguments.size
         file = workdir / f"model-{name}.bin"
-        warm_memory(workdir, 4 * size)  # the file, its copy, two stored blobs
         make_file(file, size)
         sha256_of(file)  # warm the page cache for both baselines
         cp, hashing, sha256 = baselines(file, workdir)
