@@ -413,6 +413,8 @@ class PartsDigest:
                         return
         except FileNotFoundError:  # completed or aborted meanwhile
             return
+        except PartsRejected:  # the data was cut short: completion will find out
+            return
 
     def finish(self, data: BinaryIO, etags: list[str]) -> HashingReader:
         """The whole upload's digest: the saved prefix if `etags` (of every part, in order)
@@ -474,6 +476,8 @@ class PartsDigest:
                     remaining = part_length(self.session, number)
                     while remaining:
                         count = data.readinto(buffer[:min(CHUNK_SIZE, remaining)])
+                        if not count:
+                            raise PartsRejected("The upload's data ends before its parts do.")
                         digest.update(buffer[:count])
                         remaining -= count
                 hashed, chain = number, self._chain(chain, etag)

@@ -400,6 +400,22 @@ def test_a_part_sent_again_after_it_was_hashed_is_hashed_again(filesystem_storag
     assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
 
 
+def test_data_cut_short_stops_the_hashing_and_fails_the_completion(filesystem_storage, gql,
+                                                                   maintainer, default_tenant):
+    version = version_of(maintainer, default_tenant)
+    data = b"d" * (5 * MIB) + b"e" * (5 * MIB)
+    session = start(gql, version, data, parts=2)
+    second = send_parts({"partUrls": session["partUrls"][1:]}, data[5 * MIB:])
+    (staging_folder() / "data").write_bytes(b"")  # the disk lost what part 2 wrote
+
+    first = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
+
+    assert parts_hashed() == 1
+    assert complete(gql, session, first + second) == {
+        "__typename": "OperationInfo",
+        "messages": [{"code": "integrity_mismatch", "field": "sha256"}]}
+
+
 def test_a_part_another_request_is_writing_is_refused(filesystem_storage, gql, maintainer,
                                                       default_tenant):
     version = version_of(maintainer, default_tenant)
