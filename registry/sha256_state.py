@@ -26,7 +26,7 @@ LIBCRYPTO_NAMES = ("libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.3.dylib")
 
 @cache
 def _libcrypto() -> ctypes.CDLL | None:
-    """The libcrypto that hashlib uses, or None where it lacks the SHA256_* functions."""
+    """OpenSSL's libcrypto (the one hashlib links), or None where it lacks SHA256_*."""
     for name in LIBCRYPTO_NAMES:
         try:
             library = ctypes.CDLL(name)
