@@ -375,12 +375,14 @@ def measure(runs: int, users_count: int, show_plans: bool) -> None:
     from django.db import connection
 
     from accounts.models import Tenant
+    from config.startup import freeze_startup_objects
     from registry.models import (
         RegisteredModel,
         RegisteredModelGroupObjectPermission,
         RegisteredModelUserObjectPermission,
     )
 
+    freeze_startup_objects()  # as the server's workers do once loaded (config/wsgi.py)
     tenant = Tenant.objects.get(is_default=True)
     print(f"machine: {_machine()}")
     print(f"workload: {RegisteredModel.objects.count():,} models "
