@@ -128,7 +128,8 @@ def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1,
 class HashingReader:
     """Reads a stream, computing its sha256 and size on the way; stops past `limit` bytes."""
 
-    def __init__(self, stream: BinaryIO, limit: int | None = None, digest=None,
+    def __init__(self, stream: BinaryIO, limit: int | None = None,
+                 digest: "hashlib._Hash | sha256_state.ResumableSha256 | None" = None,
                  size: int = 0) -> None:
         self.stream = stream
         self.limit = settings.REGISTRY_MAX_FILE_SIZE if limit is None else limit
@@ -303,7 +304,7 @@ class FilesystemBackend:
                 if not held:
                     raise PartsRejected(f"Part {number} is being received by another "
                                         "request; send it again when that one ends.")
-                for stale in directory.glob(f"part-{number:05d}.*"):
+                for stale in _part_markers(directory, number):
                     stale.unlink(missing_ok=True)  # a rewrite invalidates the previous ETag
                 etag = self._part_receive(session, number, stream, still_open)
         except FileNotFoundError:  # aborted meanwhile: the staging folder is gone
@@ -335,8 +336,8 @@ class FilesystemBackend:
     def parts_received(self, session: UploadSession) -> list[ReceivedPart]:
         parts = []
         for marker in sorted(self.path(session.staging_key).glob("part-*.*")):
-            number, etag = marker.name.removeprefix("part-").split(".", 1)
-            parts.append(ReceivedPart(int(number), etag, part_length(session, int(number))))
+            number, etag = _marker_part(marker)
+            parts.append(ReceivedPart(number, etag, part_length(session, number)))
         return parts
 
     def multipart_finish(self, session: UploadSession, parts: dict[int, str]) -> Staged:
@@ -377,6 +378,16 @@ def _flock(path: Path, blocking: bool) -> Iterator[bool]:
             yield True
     finally:
         os.close(descriptor)
+
+
+def _part_markers(directory: Path, number: int) -> list[Path]:
+    return list(directory.glob(f"part-{number:05d}.*"))
+
+
+def _marker_part(marker: Path) -> tuple[int, str]:
+    """(part number, ETag) of a marker named part-<number>.<etag>."""
+    number, etag = marker.name.removeprefix("part-").split(".", 1)
+    return int(number), etag
 
 
 def _part_lock(directory: Path, number: int) -> Iterator[bool]:
@@ -453,8 +464,8 @@ class PartsDigest:
         return functools.reduce(cls._chain, etags, cls.CHAIN_START)
 
     def _etag(self, number: int) -> str | None:
-        markers = list(self.directory.glob(f"part-{number:05d}.*"))
-        return markers[0].name.split(".", 1)[1] if len(markers) == 1 else None
+        markers = _part_markers(self.directory, number)
+        return _marker_part(markers[0])[1] if len(markers) == 1 else None
 
     def _next_part_received(self) -> bool:
         number = self._load()[0] + 1
