@@ -14,10 +14,12 @@ from accounts.graphql.mutations import Mutation as AccountsMutation
 from accounts.graphql.schema import Query as AccountsQuery
 from config.direct_resolvers import install_direct_resolvers
 from config.errors import all_error_codes
+from config.optimizer import join_relations
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
 from registry.graphql.sharing import Mutation as SharingMutation
 from registry.graphql.transfer import Mutation as TransferMutation
+from registry.selectors import OWN_VERSION_RELATIONS
 from scanning.graphql.mutations import Mutation as ScanningMutation
 from scanning.graphql.schema import Query as ScanningQuery
 
@@ -85,3 +87,4 @@ def _cache_node_id_attributes(built: strawberry.Schema) -> None:
 
 _cache_node_id_attributes(schema)
 install_direct_resolvers(schema)
+join_relations(OWN_VERSION_RELATIONS)

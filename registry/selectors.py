@@ -134,6 +134,11 @@ def datasets_visible_to(actor: Actor) -> QuerySet[Dataset]:
 # Versions, files and aliases inherit from their model or dataset, checked through the join
 # to it: a page's prefetch or a lookup by id checks only the parents of its own rows.
 
+# Foreign keys from a model or dataset to one of its own versions: whoever may see the entry
+# may see that version, so reading it along with the entry needs no check of its own.
+OWN_VERSION_RELATIONS = (RegisteredModel.latest_version.field, Dataset.latest_version.field)
+
+
 def restrict_model_versions(queryset: QuerySet, actor: Actor) -> QuerySet[ModelVersion]:
     return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
 
