@@ -1,11 +1,25 @@
 """Reads. Every queryset a caller can reach starts from one of the `*_visible_to` functions."""
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from django.contrib.auth.models import Permission
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 
 from accounts.actor import Actor
 from accounts.models import TenantGroup, User
@@ -78,6 +92,62 @@ def _view_permission(entry_class: type[CatalogEntry]) -> Subquery:
     ).order_by().values("pk")[:1])
 
 
+# An actor with this many grants sees so many rows that a page, which reads rows in order
+# until it has enough, finds them sooner by probing the grant index for each row it reads
+# than by hashing every grant first (40,000 grants: ~10 ms against ~1 ms).
+MANY_GRANTS = 10_000
+
+
+class ProbedExists(Exists):
+    """EXISTS evaluated row by row: OFFSET 0 keeps PostgreSQL from turning it into a hashed
+    set of the whole subquery, which is what `pk IN (...)` is for."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
+
+
+class PageOrScan(Expression):
+    """One condition in two equivalent forms: `for_page` in a sliced query (a page, which
+    stops at its limit), `for_scan` in any other (a COUNT or a subquery reads every row)."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, for_page, for_scan) -> None:
+        super().__init__()
+        self.for_page, self.for_scan = for_page, for_scan
+
+    def get_source_expressions(self):
+        return [self.for_page, self.for_scan]
+
+    def set_source_expressions(self, expressions) -> None:
+        self.for_page, self.for_scan = expressions
+
+    def resolve_expression(self, query=None, *args, **kwargs):
+        resolved = self.copy()
+        resolved.for_page = self.for_page.resolve_expression(query, *args, **kwargs)
+        resolved.for_scan = self.for_scan.resolve_expression(query, *args, **kwargs)
+        return resolved
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(self.for_page if compiler.query.is_sliced else self.for_scan)
+
+
+def _granted_condition(grants: list[QuerySet], prefix: str, per_row: bool):
+    """Rows whose entry one of `grants` (grant querysets) covers."""
+    probed = reduce(or_, (ProbedExists(granted.filter(content_object=OuterRef(f"{prefix}pk")))
+                          for granted in grants))
+    if per_row:
+        return probed
+    hashed = reduce(or_, (Q(**{f"{prefix}pk__in": granted.values("content_object_id")})
+                          for granted in grants))
+    # Whether a MANY_GRANTS-th grant exists: read once per query, and stops there.
+    many = reduce(or_, (Exists(granted.values("pk")[MANY_GRANTS - 1:]) for granted in grants))
+    for_page = Case(When(many, then=ExpressionWrapper(
+        probed, output_field=BooleanField())), default=ExpressionWrapper(
+        hashed, output_field=BooleanField()), output_field=BooleanField())
+    return PageOrScan(for_page=for_page, for_scan=hashed)
+
+
 def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str = "", *,
                       per_row: bool = False) -> Q:
     """Rows whose `entry_class` entry (reached through `prefix`, e.g. `model__`) the actor
@@ -86,10 +156,10 @@ def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str
     without a tenant see nothing.
 
     Sharing always grants `view` (higher levels are stored cumulatively), so one indexed id
-    set per grantee kind decides. Lists scan many entries: `pk IN (...)` lets PostgreSQL
-    hash the actor's grants once. Rows reached from a few others (a page's versions, an
-    object by id) take `per_row`: one probe of the grant index per row, instead of hashing
-    tens of thousands of grants to check a hundred rows.
+    set per grantee kind decides. A COUNT scans every entry: `pk IN (...)` lets PostgreSQL
+    hash the actor's grants once. So does a page, unless the actor has `MANY_GRANTS` or
+    more: then it probes the grant index for each row it reads. Rows reached from a few
+    others (a page's versions, an object by id) take `per_row`, and always probe.
     """
     if actor.tenant is None:
         return Q(pk__in=[])
@@ -105,10 +175,7 @@ def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str
             grants.append(group_permissions.objects.filter(
                 group_id__in=actor_tenant_group_ids(actor), permission=view))
         visible |= Q(**{f"{prefix}owner": actor.user})
-        for granted in grants:
-            visible |= (Exists(granted.filter(content_object=OuterRef(f"{prefix}pk")))
-                        if per_row else
-                        Q(**{f"{prefix}pk__in": granted.values("content_object_id")}))
+        visible |= _granted_condition(grants, prefix, per_row)
     return condition & visible
 
 

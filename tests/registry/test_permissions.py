@@ -377,3 +377,49 @@ def test_leaving_the_tenant_drops_the_grants_there_and_only_there():
     assert _levels(elsewhere) == {"shared_user": "view"}
     assert selectors.models_visible_to(world.actor("shared_user")).filter(
         pk=world.model.pk).exists() is False
+
+
+def _page_and_count(actor) -> tuple[list[str], int, list[str]]:
+    context = RegistryContext(request=None, response=None, actor=actor)
+    with CaptureQueriesContext(connection) as captured:
+        result = schema.execute_sync(
+            "{ models(first: 10, order: {name: ASC}) { totalCount edges { node { name } } } }",
+            context_value=context)
+    assert result.errors is None
+    names = [edge["node"]["name"] for edge in result.data["models"]["edges"]]
+    return names, result.data["models"]["totalCount"], [q["sql"] for q in captured.captured_queries]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("many_grants", [10_000, 2])
+def test_a_page_for_an_actor_with_many_grants_probes_them_and_sees_the_same(
+        default_tenant, monkeypatch, many_grants):
+    monkeypatch.setattr(selectors, "MANY_GRANTS", many_grants)
+    owner, reader = _user("owner"), _user("reader")
+    for user, role in ((owner, Role.MAINTAINER), (reader, Role.VIEWER)):
+        MembershipFactory(user=user, tenant=default_tenant, role=role)
+    readers = tenant_group_create(tenant=default_tenant, name="readers")
+    readers.group.user_set.add(reader)
+    owner_actor = actor_for(user=owner, tenant=default_tenant)
+    for name, visibility, by_user, by_group in (
+            ("a-shared", Visibility.PRIVATE, [reader.pk], []),
+            ("b-hidden", Visibility.PRIVATE, [], []),
+            ("c-group", Visibility.PRIVATE, [], [readers.pk]),
+            ("d-public", Visibility.PUBLIC, [], []),
+            ("e-shared", Visibility.PRIVATE, [reader.pk], []),
+            ("f-hidden", Visibility.PRIVATE, [], [])):
+        model = RegisteredModelFactory(tenant=default_tenant, owner=owner, name=name,
+                                       visibility=visibility)
+        if by_user or by_group:
+            services.catalog_entry_share(entry_class=models.RegisteredModel, actor=owner_actor,
+                                         entry_id=model.pk, level=AccessLevel.VIEW,
+                                         user_ids=by_user, group_ids=by_group)
+
+    names, total, (page_sql, count_sql) = _page_and_count(
+        actor_for(user=reader, tenant=default_tenant))
+
+    assert names == ["a-shared", "c-group", "d-public", "e-shared"]
+    assert total == 4
+    # The page decides in SQL between probing and hashing the grants; the COUNT reads every
+    # row and always hashes them.
+    assert "OFFSET 0" in page_sql and "OFFSET 0" not in count_sql
