@@ -6,6 +6,7 @@ from operator import or_
 
 from django.contrib.auth.models import Permission
 from django.contrib.postgres.search import SearchQuery
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -160,15 +161,30 @@ class PageOrScan(Expression):
         return compiler.compile(self.for_page if compiler.query.is_sliced else self.for_scan)
 
 
-def _holds_many_grants(actor: Actor, grants: list[QuerySet]) -> bool:
-    """Whether one kind of the actor's grants reaches MANY_GRANTS rows: a query that stops
-    at the MANY_GRANTS-th."""
-    many = reduce(or_, (Exists(granted.values("pk")[MANY_GRANTS - 1:]) for granted in grants))
-    return Tenant.objects.filter(pk=actor.tenant.pk).values_list(
-        ExpressionWrapper(many, output_field=BooleanField()), flat=True).get()
+# The answer only picks how a list reads the grants, never what it shows: a minute-old one
+# costs at most a slower plan, and saves a query on every list.
+MANY_GRANTS_HINT_SECONDS = 60
 
 
-def _granted_condition(actor: Actor, grants: list[QuerySet], prefix: str, per_row: bool):
+def _holds_many_grants(actor: Actor, entry_class: type[CatalogEntry],
+                       grants: list[QuerySet]) -> bool:
+    """Whether one kind of the actor's grants reaches MANY_GRANTS rows (asked of the
+    database at most once a minute per user, tenant and entry class)."""
+    key = (f"registry:many-grants:{entry_class._meta.label_lower}:{actor.tenant.pk}:"
+           f"{actor.user.pk}")
+    many = cache.get(key)
+    if many is None:
+        # One query that stops at the MANY_GRANTS-th grant of each kind.
+        exists = reduce(or_, (Exists(granted.values("pk")[MANY_GRANTS - 1:])
+                              for granted in grants))
+        many = Tenant.objects.filter(pk=actor.tenant.pk).values_list(
+            ExpressionWrapper(exists, output_field=BooleanField()), flat=True).get()
+        cache.set(key, many, MANY_GRANTS_HINT_SECONDS)
+    return many
+
+
+def _granted_condition(actor: Actor, entry_class: type[CatalogEntry], grants: list[QuerySet],
+                       prefix: str, per_row: bool):
     """Rows whose entry one of `grants` (the actor's grant querysets) covers."""
     def probed():
         return reduce(or_, (ProbedExists(granted.filter(content_object=OuterRef(f"{prefix}pk")))
@@ -178,7 +194,7 @@ def _granted_condition(actor: Actor, grants: list[QuerySet], prefix: str, per_ro
         return probed()
     hashed = reduce(or_, (Q(**{f"{prefix}pk__in": granted.values("content_object_id")})
                           for granted in grants))
-    if _holds_many_grants(actor, grants):
+    if _holds_many_grants(actor, entry_class, grants):
         return PageOrScan(for_page=probed(), for_scan=hashed)
     listed = reduce(or_, (InArray(F(f"{prefix}pk"), Subquery(granted.values("content_object_id")))
                           for granted in grants))
@@ -211,7 +227,7 @@ def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str
             grants.append(group_permissions.objects.filter(
                 group_id__in=actor_tenant_group_ids(actor), permission=view))
         visible |= Q(**{f"{prefix}owner": actor.user})
-        visible |= _granted_condition(actor, grants, prefix, per_row)
+        visible |= _granted_condition(actor, entry_class, grants, prefix, per_row)
     return condition & visible
 
 
