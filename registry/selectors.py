@@ -186,16 +186,16 @@ def _holds_many_grants(actor: Actor, entry_class: type[CatalogEntry],
 def _granted_condition(actor: Actor, entry_class: type[CatalogEntry], grants: list[QuerySet],
                        prefix: str, per_row: bool):
     """Rows whose entry one of `grants` (the actor's grant querysets) covers."""
-    def probed():
-        return reduce(or_, (ProbedExists(granted.filter(content_object=OuterRef(f"{prefix}pk")))
+    def exists(exists_class: type[Exists]):
+        return reduce(or_, (exists_class(granted.filter(content_object=OuterRef(f"{prefix}pk")))
                             for granted in grants))
 
     if per_row:
-        return probed()
+        return exists(Exists)
     hashed = reduce(or_, (Q(**{f"{prefix}pk__in": granted.values("content_object_id")})
                           for granted in grants))
     if _holds_many_grants(actor, entry_class, grants):
-        return PageOrScan(for_page=probed(), for_scan=hashed)
+        return PageOrScan(for_page=exists(ProbedExists), for_scan=hashed)
     listed = reduce(or_, (InArray(F(f"{prefix}pk"), Subquery(granted.values("content_object_id")))
                           for granted in grants))
     return PageOrScan(for_page=hashed, for_scan=listed)
