@@ -5,6 +5,7 @@ from functools import reduce
 from operator import or_
 
 from django.contrib.auth.models import Permission
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection
@@ -14,6 +15,7 @@ from django.db.models import (
     Expression,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -110,28 +112,14 @@ class ProbedExists(Exists):
     template = "EXISTS(%(subquery)s OFFSET 0)"
 
 
-class InArray(Expression):
-    """`value IN (subquery)`, as `value = ANY(ARRAY(subquery))` on PostgreSQL: the subquery
-    runs once, and the array can drive an index scan (with other ORed conditions, a bitmap)."""
+class AnyOfArray(Func):
+    """`value = ANY(array)` (PostgreSQL). With an ARRAY(subquery), the grants are read once
+    and the array lets the primary key index find their rows: a bitmap, ORed with the
+    public and owned ones."""
 
-    conditional = True
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
     output_field = BooleanField()
-
-    def __init__(self, value, subquery) -> None:
-        super().__init__()
-        self.value, self.subquery = value, subquery
-
-    def get_source_expressions(self):
-        return [self.value, self.subquery]
-
-    def set_source_expressions(self, expressions) -> None:
-        self.value, self.subquery = expressions
-
-    def as_sql(self, compiler, connection):
-        value_sql, value_params = compiler.compile(self.value)
-        subquery_sql, subquery_params = compiler.compile(self.subquery)
-        template = "%s = ANY(ARRAY%s)" if connection.vendor == "postgresql" else "%s IN %s"
-        return template % (value_sql, subquery_sql), (*value_params, *subquery_params)
 
 
 class PageOrScan(Expression):
@@ -150,12 +138,6 @@ class PageOrScan(Expression):
 
     def set_source_expressions(self, expressions) -> None:
         self.for_page, self.for_scan = expressions
-
-    def resolve_expression(self, query=None, *args, **kwargs):
-        resolved = self.copy()
-        resolved.for_page = self.for_page.resolve_expression(query, *args, **kwargs)
-        resolved.for_scan = self.for_scan.resolve_expression(query, *args, **kwargs)
-        return resolved
 
     def as_sql(self, compiler, connection):
         return compiler.compile(self.for_page if compiler.query.is_sliced else self.for_scan)
@@ -196,8 +178,10 @@ def _granted_condition(actor: Actor, entry_class: type[CatalogEntry], grants: li
                           for granted in grants))
     if _holds_many_grants(actor, entry_class, grants):
         return PageOrScan(for_page=exists(ProbedExists), for_scan=hashed)
-    listed = reduce(or_, (InArray(F(f"{prefix}pk"), Subquery(granted.values("content_object_id")))
-                          for granted in grants))
+    if connection.vendor != "postgresql":
+        return hashed  # one form fits both where the grants cannot drive an index scan
+    listed = reduce(or_, (AnyOfArray(F(f"{prefix}pk"), ArraySubquery(
+        granted.values("content_object_id"))) for granted in grants))
     return PageOrScan(for_page=hashed, for_scan=listed)
 
 
