@@ -295,9 +295,9 @@ class FilesystemBackend:
 
     def part_write(self, session: UploadSession, number: int, stream: BinaryIO,
                    still_open: Callable[[], bool]) -> str | None:
-        """Writes part `number` from `stream` at its offset; its ETag, or None when the
-        session closed meanwhile. Raises PartsRejected when the stream ends early or another
-        request is writing the same part."""
+        """Writes part `number` from `stream` (read with `readinto`) at its offset; its ETag,
+        or None when the session closed meanwhile. Raises PartsRejected when the stream ends
+        early or another request is writing the same part."""
         directory = self.path(session.staging_key)
         try:
             with _part_lock(directory, number) as held:
@@ -323,12 +323,13 @@ class FilesystemBackend:
                 return None
             data.seek(session.part_size * (number - 1))
             remaining = part_length(session, number)
+            buffer = memoryview(bytearray(CHUNK_SIZE))
             while remaining:
-                chunk = stream.read(min(CHUNK_SIZE, remaining))
-                if not chunk:
+                count = stream.readinto(buffer[:min(CHUNK_SIZE, remaining)])
+                if not count:
                     raise PartsRejected(f"Part {number} ended {remaining} bytes early.")
-                data.write(chunk)
-                remaining -= len(chunk)
+                data.write(buffer[:count])
+                remaining -= count
             etag = secrets.token_hex(16)
             (directory / f"part-{number:05d}.{etag}").touch()
         return etag

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.authentication import actor_from_request
+from config.request_body import body_reader
 from registry import selectors, storage, transfer
 from registry.errors import CodedValidationError
 from registry.errors import RegistryErrorCode as Code
@@ -197,7 +198,8 @@ def upload_part(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"code": Code.INVALID_PART, "message": "Send a Content-Length."},
                             status=411)
     try:
-        etag = transfer.upload_part_put(token=token, stream=request, length=int(length))
+        etag = transfer.upload_part_put(token=token, stream=body_reader(request, int(length)),
+                                         length=int(length))
     except CodedValidationError as error:
         [(field, [message])] = error.message_dict.items()
         code = error.error_dict[field][0].code
