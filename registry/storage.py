@@ -280,7 +280,8 @@ class FilesystemBackend:
     # part written in place at its offset; a marker per part received, part-<number>.<etag>;
     # lock-<number>, held by the one request writing or hashing that part; and the SHA-256
     # of the parts received in order so far (PartsDigest), which part requests advance as
-    # parts arrive, so completing an upload has little left to hash.
+    # parts arrive (the next part in order is hashed as it is received, later ones read back
+    # once the parts before them are in), so completing an upload has little left to hash.
 
     def multipart_start(self, session: UploadSession) -> str:
         directory = self.path(session.staging_key)
@@ -324,14 +325,19 @@ class FilesystemBackend:
             data.seek(session.part_size * (number - 1))
             remaining = part_length(session, number)
             buffer = memoryview(bytearray(CHUNK_SIZE))
-            while remaining:
-                count = stream.readinto(buffer[:min(CHUNK_SIZE, remaining)])
-                if not count:
-                    raise PartsRejected(f"Part {number} ended {remaining} bytes early.")
-                data.write(buffer[:count])
-                remaining -= count
-            etag = secrets.token_hex(16)
-            (directory / f"part-{number:05d}.{etag}").touch()
+            with PartsDigest(self, session).receiving(number) as part_digest:
+                while remaining:
+                    count = stream.readinto(buffer[:min(CHUNK_SIZE, remaining)])
+                    if not count:
+                        raise PartsRejected(f"Part {number} ended {remaining} bytes early.")
+                    if part_digest:
+                        part_digest.update(buffer[:count])
+                    data.write(buffer[:count])
+                    remaining -= count
+                etag = secrets.token_hex(16)
+                (directory / f"part-{number:05d}.{etag}").touch()
+                if part_digest:
+                    part_digest.received(etag)
         return etag
 
     def parts_received(self, session: UploadSession) -> list[ReceivedPart]:
@@ -428,6 +434,26 @@ class PartsDigest:
         except PartsRejected:  # the data was cut short: completion will find out
             return
 
+    @contextmanager
+    def receiving(self, number: int) -> Iterator["PartDigest | None"]:
+        """The digest to update with part `number`'s bytes on their way to the file, when the
+        parts before it are hashed and no other request is hashing: then nothing has to read
+        them back. None otherwise; `advance` hashes the part later.
+
+        Called with the upload's data locked for sharing, which completion's exclusive lock
+        excludes, so completion never holds the data while waiting for the digest held here.
+        """
+        if not sha256_state.available():
+            yield None
+            return
+        with _flock(self.directory / self.LOCK, blocking=False) as held:
+            if held:
+                hashed, chain, context = self._load()
+                if hashed == number - 1:
+                    yield PartDigest(self, number, chain, sha256_state.ResumableSha256(context))
+                    return
+        yield None
+
     def finish(self, data: BinaryIO, etags: list[str]) -> HashingReader:
         """The whole upload's digest: the saved prefix if `etags` (of every part, in order)
         begin with its parts, and the rest read from `data`."""
@@ -495,6 +521,23 @@ class PartsDigest:
                 hashed, chain = number, self._chain(chain, etag)
                 self._save(hashed, chain, digest)
         return hashed > first
+
+
+@dataclass
+class PartDigest:
+    """The digest of the parts before `number`, to be extended with part `number`'s bytes
+    as they are received; saved with the part's ETag once it is complete."""
+
+    parts_digest: PartsDigest
+    number: int
+    chain: str
+    digest: sha256_state.ResumableSha256
+
+    def update(self, data: memoryview) -> None:
+        self.digest.update(data)
+
+    def received(self, etag: str) -> None:
+        self.parts_digest._save(self.number, PartsDigest._chain(self.chain, etag), self.digest)
 
 
 class S3ObjectReader(io.RawIOBase):

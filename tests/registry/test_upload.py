@@ -385,6 +385,41 @@ def test_parts_are_hashed_in_order_as_they_arrive(filesystem_storage, gql, maint
     assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
 
 
+def test_parts_sent_in_order_are_hashed_as_they_are_received(filesystem_storage, gql,
+                                                             maintainer, default_tenant,
+                                                             monkeypatch):
+    version = version_of(maintainer, default_tenant)
+    data = bytes(range(256)) * (15 * MIB // 256) + b"end"
+    session = start(gql, version, data, parts=3)
+    read_back = []
+    extend = storage.PartsDigest._extend
+    monkeypatch.setattr(storage.PartsDigest, "_extend",
+                        lambda digest: read_back.append(extend(digest)) or read_back[-1])
+
+    parts = send_parts(session, data)
+
+    assert (parts_hashed(), read_back) == (3, [])  # no part was read back to be hashed
+    assert complete(gql, session, parts)["sha256"] == sha256(data)
+    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
+
+
+def test_a_part_cut_short_while_hashed_leaves_the_saved_digest_as_it_was(
+        filesystem_storage, gql, maintainer, default_tenant):
+    version = version_of(maintainer, default_tenant)
+    data = b"h" * (5 * MIB) + b"k" * (5 * MIB)
+    session = start(gql, version, data, parts=2)
+    first = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
+    token = session["partUrls"][1]["url"].rsplit("/", 1)[1]
+
+    with pytest.raises(ValidationError):
+        transfer.upload_part_put(token=token, stream=io.BytesIO(b"x" * MIB), length=5 * MIB)
+
+    assert parts_hashed() == 1
+    second = send_parts({"partUrls": session["partUrls"][1:]}, data[5 * MIB:])
+    assert parts_hashed() == 2
+    assert complete(gql, session, first + second)["sha256"] == sha256(data)
+
+
 def test_a_part_sent_again_after_it_was_hashed_is_hashed_again(filesystem_storage, gql,
                                                                maintainer, default_tenant):
     version = version_of(maintainer, default_tenant)
