@@ -154,6 +154,18 @@ class HashingReader:
         return self.digest.hexdigest()
 
 
+def received_digest(stream: BinaryIO) -> tuple[str, int]:
+    """The sha256 and size of a received file, size-limited: hashed as it was received
+    when its upload handler did (`sha256_digest`, see registry.transfer), else read here."""
+    digest = getattr(stream, "sha256_digest", None)
+    if digest is None:
+        reader = HashingReader(stream).drain()
+        return reader.sha256, reader.size
+    if stream.size > settings.REGISTRY_MAX_FILE_SIZE:
+        raise file_too_large()
+    return digest.hexdigest(), stream.size
+
+
 @dataclass
 class Staged:
     """Bytes received and hashed, not yet a blob."""
@@ -254,13 +266,14 @@ class FilesystemBackend:
     def stage_stream(self, tenant: Tenant, stream: BinaryIO) -> Staged:
         """Copies `stream` once, into a staging file beside the blobs, hashing on the way.
 
-        A request body Django spooled to a temporary file is only read (hashed) and then
-        moved under its blob key: its bytes are not written a second time.
+        A request body Django spooled to a temporary file is moved under its blob key: its
+        bytes are not written a second time, nor read back when the upload handler hashed
+        them as it spooled them.
         """
         temporary_path = getattr(stream, "temporary_file_path", None)
         if temporary_path:
-            reader = HashingReader(stream).drain()
-            return Staged(sha256=reader.sha256, size=reader.size,
+            sha256, size = received_digest(stream)
+            return Staged(sha256=sha256, size=size,
                           put=lambda key: self._move(Path(temporary_path()), key))
         path = self.path(staging_key(tenant))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -669,11 +682,10 @@ class S3Backend:
             self.client.upload_fileobj(stream, self.bucket, key, **arguments)
 
     def stage_stream(self, tenant: Tenant, stream: BinaryIO) -> Staged:
-        """Hashes the request's spooled file first, so the bytes go to S3 once, straight under
-        their blob key, and not at all when the tenant already has them."""
-        reader = HashingReader(stream).drain()
-        return Staged(sha256=reader.sha256, size=reader.size,
-                      put=lambda key: self._upload(stream, key))
+        """The digest comes first (`received_digest`), so the bytes go to S3 once, straight
+        under their blob key, and not at all when the tenant already has them."""
+        sha256, size = received_digest(stream)
+        return Staged(sha256=sha256, size=size, put=lambda key: self._upload(stream, key))
 
     def multipart_start(self, session: UploadSession) -> str:
         return self.client.create_multipart_upload(

@@ -7,6 +7,7 @@ the total size and the sha256, and only then creates the file, through the same 
 uploadFile (`services.file_create_from_blob`).
 """
 
+import hashlib
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -41,7 +42,17 @@ class MemoryUploadHandler(uploadhandler.MemoryFileUploadHandler):
 
 
 class TemporaryUploadHandler(uploadhandler.TemporaryFileUploadHandler):
+    """Spools a file to disk and hashes it on the way, so storing it reads nothing back."""
+
     chunk_size = storage.CHUNK_SIZE
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self.file.sha256_digest = hashlib.sha256()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self.file.sha256_digest.update(raw_data)
+        super().receive_data_chunk(raw_data, start)
 
 
 def _error(field: str, message: str, code: str) -> CodedValidationError:

@@ -123,6 +123,39 @@ def test_upload_file_stores_content_addressed_bytes(storage_backend, gql, mainta
     assert stored_bytes(key) == content
 
 
+def test_a_spooled_upload_is_hashed_as_it_is_received_not_read_back(
+        storage_backend, gql, maintainer, default_tenant, settings, monkeypatch):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
+    monkeypatch.setattr(storage, "HashingReader", None)  # reading the file back would fail
+    version = version_of(maintainer, default_tenant)
+    content = bytes(range(256)) * 4000
+
+    result = gql.upload(UPLOAD, {"v": to_base64("ModelVersion", version.pk),
+                                 "path": "model.bin", "f": None},
+                        {"variables.f": ("model.bin", content)})
+
+    assert (result.data["uploadFile"]["size"], result.data["uploadFile"]["sha256"]) == (
+        len(content), sha256(content))
+    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == content
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(100, True), (101, False)])
+def test_a_file_hashed_as_it_was_spooled_is_size_limited(settings, limit, refused):
+    settings.REGISTRY_MAX_FILE_SIZE = limit
+    handler = transfer.TemporaryUploadHandler()
+    handler.new_file("file", "model.bin", "application/octet-stream", 101)
+    handler.receive_data_chunk(b"x" * 60, 0)
+    handler.receive_data_chunk(b"y" * 41, 60)
+    spooled = handler.file_complete(101)
+
+    if refused:
+        with pytest.raises(ValidationError) as error:
+            storage.received_digest(spooled)
+        assert error.value.error_dict["file"][0].code == "file_too_large"
+    else:
+        assert storage.received_digest(spooled) == (sha256(b"x" * 60 + b"y" * 41), 101)
+
+
 def test_duplicate_content_is_stored_once(storage_backend, gql, maintainer, default_tenant):
     first, second = version_of(maintainer, default_tenant), version_of(maintainer,
                                                                         default_tenant)
