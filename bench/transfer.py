@@ -20,7 +20,9 @@ Baselines measured in the same run: `cp` of the file to the same disk, and `hash
 over it (the upload's real limit: the server hashes every byte it stores). Every measurement
 starts after a sync, so none pays for the previous one's write-back; the source file stays
 in the page cache. Server CPU is the user and system time of the gunicorn workers during each
-path; peak RSS the highest VmHWM of a worker during it (reset between paths).
+path, client CPU this process's; CPUs busy is their sum over the path's seconds (the machine's
+CPU count is the most it can be); peak RSS the highest VmHWM of a worker during it (reset
+between paths).
 
     .venv/bin/python bench/transfer.py [--size 2G] [--s3-size 1G] [--parallel 4]
                                         [--backends filesystem,s3]
@@ -31,6 +33,7 @@ import hashlib
 import http.client
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -111,6 +114,12 @@ def timed(action) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+def own_cpu_seconds() -> float:
+    """User and system time of this process (the client), all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sha256_of(path: Path) -> str:
@@ -357,7 +366,7 @@ def django_run(env: dict[str, str], code: str) -> str:
 
 def run_backend(name: str, workdir: Path, file: Path, size: int, sha256: str,
                 parallel: int, s3_endpoint: str | None
-                ) -> list[tuple[str, float, float, float, str]]:
+                ) -> list[tuple[str, float, float, float, float, str]]:
     env = backend_env(workdir, s3_endpoint)
     if s3_endpoint:
         import boto3
@@ -375,11 +384,11 @@ def run_backend(name: str, workdir: Path, file: Path, size: int, sha256: str,
         client = Client(server.port, setup["cookie"], setup["versions"][tenant_path][0])
         warm_memory(workdir, size)
         server.reset_peak_rss()
-        cpu = server.cpu_seconds()
+        cpu, client_cpu = server.cpu_seconds(), own_cpu_seconds()
         outcome = {}
         elapsed = timed(lambda: outcome.update(value=action(client)))
-        results.append((label, elapsed, server.cpu_seconds() - cpu, server.peak_rss_mib(),
-                        note()))
+        results.append((label, elapsed, server.cpu_seconds() - cpu,
+                        own_cpu_seconds() - client_cpu, server.peak_rss_mib(), note()))
         print(f"  {name:10} {label:28} {elapsed:7.2f} s", file=sys.stderr)
         return outcome["value"]
 
@@ -478,12 +487,13 @@ def report(arguments, backends: list[str], workdir: Path) -> None:
             results = run_backend(name, backend_dir, file, size, sha256, arguments.parallel,
                                   None)
         print(f"   {'path':30} {'seconds':>8} {'MB/s':>7} {'vs cp':>6} {'vs sha256':>9} "
-              f"{'server CPU s':>12} {'peak RSS':>9}")
-        for label, elapsed, cpu_used, peak, note in results:
+              f"{'server CPU s':>12} {'client CPU s':>12} {'CPUs busy':>9} {'peak RSS':>9}")
+        for label, elapsed, cpu_used, client_cpu, peak, note in results:
             throughput = size / elapsed
             print(f"   {label:30} {elapsed:8.2f} {throughput / 1e6:7.0f} "
                   f"{throughput * cp / size:6.2f} {throughput * hashing / size:9.2f} "
-                  f"{cpu_used:12.1f} {peak:5.0f} MiB  {note}")
+                  f"{cpu_used:12.1f} {client_cpu:12.1f} "
+                  f"{(cpu_used + client_cpu) / elapsed:9.1f} {peak:5.0f} MiB  {note}")
         file.unlink()
         shutil.rmtree(backend_dir, ignore_errors=True)
     print(f"\nLoad average after the run: {os.getloadavg()[0]:.1f}")
