@@ -74,6 +74,20 @@ def test_a_body_larger_than_the_read_ahead_is_received_from_the_socket(gunicorn_
     assert next(parser).path == "/next"
 
 
+def test_a_body_sent_after_100_continue_is_received(gunicorn_connection):
+    client, parser, server = gunicorn_connection
+    body = os.urandom(5000)
+    client.sendall(b"PUT /part HTTP/1.1\r\nHost: registry\r\nExpect: 100-continue\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body))  # as curl -T does
+    request = gunicorn_request(parser, server)
+    client.settimeout(10)
+    assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    client.sendall(body + NEXT_REQUEST)
+
+    assert read_all(body_reader(request, len(body)), 1024) == body
+    assert next(parser).path == "/next"
+
+
 def test_a_body_cut_short_by_the_client_ends_early_and_gunicorn_drops_the_connection(
         gunicorn_connection):
     client, parser, server = gunicorn_connection
