@@ -3,16 +3,18 @@
 A resumable upload's parts are gigabytes of request body that the server copies into a file.
 Read through WSGI's `wsgi.input` under gunicorn, every byte is copied three more times in user
 space (gunicorn's read-ahead buffer, its slices, the body's own buffer) before it reaches the
-file: in bench/transfer.py that was a sixth of the server's CPU per part. Under gunicorn,
+file: in bench/transfer.py that was about a sixth of the server's CPU per part. Under gunicorn,
 `body_reader` receives the body from the connection's socket into the caller's buffer
 (`recv_into`), starting with whatever gunicorn has already read past the headers, and keeps
 gunicorn's count of the body's unread bytes right, so that the connection's next request is
-parsed where it starts. Anywhere else (runserver, Django's test client, another server) it
-reads the request as usual.
+parsed where it starts. Anywhere else (runserver, Django's test client, another server, or
+gunicorn serving TLS itself, whose socket decrypts in its own buffers) it reads the request
+as usual.
 """
 
 import io
 import socket
+import ssl
 
 from django.http import HttpRequest
 from gunicorn.http.body import Body, LengthReader
@@ -22,7 +24,8 @@ def body_reader(request: HttpRequest, length: int) -> io.RawIOBase:
     """The `length` bytes of `request`'s body, nothing of which has been read yet."""
     body = request.META.get("wsgi.input")
     connection = request.META.get("gunicorn.socket")
-    if (isinstance(connection, socket.socket) and isinstance(body, Body)
+    if (isinstance(connection, socket.socket) and not isinstance(connection, ssl.SSLSocket)
+            and isinstance(body, Body)
             and isinstance(body.reader, LengthReader) and body.reader.length == length
             and not body.buf.tell()):
         return GunicornSocketReader(body.reader, connection)

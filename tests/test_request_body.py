@@ -2,6 +2,7 @@
 
 import os
 import socket
+import ssl
 import threading
 
 import pytest
@@ -113,6 +114,21 @@ def test_a_body_already_partly_read_is_read_from_the_request(gunicorn_connection
 
     assert isinstance(reader, RequestReader)
     assert start + read_all(reader, 1024) == body
+
+
+def test_a_body_over_tls_is_read_from_the_request(gunicorn_connection):
+    client, parser, server = gunicorn_connection
+    body = os.urandom(3000)
+    client.sendall(put_request(body))
+    request = gunicorn_request(parser, server)
+    with ssl.create_default_context().wrap_socket(socket.socket(), server_hostname="registry",
+                                                  do_handshake_on_connect=False) as tls:
+        request.META["gunicorn.socket"] = tls  # gunicorn's socket when it serves TLS
+
+        reader = body_reader(request, len(body))
+
+    assert isinstance(reader, RequestReader)
+    assert read_all(reader, 1024) == body
 
 
 def test_elsewhere_the_body_is_read_from_the_request():
