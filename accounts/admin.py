@@ -14,9 +14,10 @@ from django.db import models as db_models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts import services
+from accounts import selectors, services
 from accounts.actor import Actor
 from accounts.authentication import SESSION_TENANT_KEY, actor_from_request
+from accounts.errors import AccountErrorCode as Code
 from accounts.models import ApiToken, LoginSession, Membership, Role, Tenant, TenantGroup, User
 from registry.validators import validate_name
 
@@ -146,8 +147,37 @@ def username_field(users: QuerySet | None = None) -> forms.ModelChoiceField:
                                   help_text="Exact username.")
 
 
+def last_admin_error(tenants: list[Tenant]) -> ValidationError:
+    return ValidationError(
+        f"{', '.join(tenant.slug for tenant in tenants)} would be left without an admin: a "
+        "tenant keeps at least one.", code=Code.LAST_ADMIN)
+
+
+def last_admin_protection(memberships) -> list[str]:
+    """What the admin's delete confirmation lists as protected when deleting would leave a
+    tenant without an admin (Django then refuses the deletion)."""
+    return [last_admin_error([tenant]).message
+            for tenant in selectors.tenants_left_without_admin(memberships)]
+
+
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    """Every membership of the tenant: at least one of the rows kept must be an admin."""
+
+    def clean(self) -> None:
+        super().clean()
+        # A new tenant's admin comes from the creation form; invalid rows are reported first.
+        if self.instance.pk is None or any(form.errors for form in self.forms):
+            return
+        admins_kept = [form for form in self.forms if form not in self.deleted_forms
+                       and form.cleaned_data.get("role") == Role.ADMIN]
+        if not admins_kept and Membership.objects.filter(tenant=self.instance,
+                                                         role=Role.ADMIN).exists():
+            raise last_admin_error([self.instance])
+
+
 class MembershipInline(TenantScopedAdminMixin, admin.TabularInline):
     model = Membership
+    formset = MembershipInlineFormSet
     extra = 0
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
@@ -171,6 +201,12 @@ class RegistryUserAdmin(TenantScopedAdminMixin, UserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, permissions_needed, protected = super().get_deleted_objects(objs,
+                                                                                     request)
+        return deleted, counts, permissions_needed, protected + last_admin_protection(
+            Membership.objects.filter(user__in=objs))
 
 
 class TenantCreationForm(forms.ModelForm):
@@ -282,6 +318,16 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ["user", "tenant", "role"]
 
+    def clean(self):
+        cleaned = super().clean()
+        stored = Membership.objects.filter(pk=self.instance.pk).first()
+        if stored is not None:
+            leaves = (cleaned.get("role", stored.role) != stored.role
+                      or cleaned.get("tenant", stored.tenant) != stored.tenant)
+            if leaves and (tenants := selectors.tenants_left_without_admin([stored])):
+                raise last_admin_error(tenants)
+        return cleaned
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
@@ -290,6 +336,11 @@ class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "tenant__slug"]
     list_select_related = ["user", "tenant"]
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, permissions_needed, protected = super().get_deleted_objects(objs,
+                                                                                     request)
+        return deleted, counts, permissions_needed, protected + last_admin_protection(objs)
 
 
 class TenantGroupForm(forms.ModelForm):

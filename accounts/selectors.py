@@ -1,8 +1,10 @@
 """Reads of tenants, users, memberships and tokens, scoped to the caller."""
 
 import hmac
+from collections import Counter
+from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import tokens
@@ -147,5 +149,14 @@ def api_tokens_visible_to(actor: Actor) -> QuerySet[ApiToken]:
     return tenant_tokens if actor.is_tenant_admin else tenant_tokens.filter(user=actor.user)
 
 
-def tenant_admin_count(tenant: Tenant) -> int:
-    return Membership.objects.filter(tenant=tenant, role=Role.ADMIN).count()
+def tenants_left_without_admin(leaving: Iterable[Membership]) -> list[Tenant]:
+    """The tenants that would have no admin once the `leaving` memberships, as stored, stop
+    being admin ones (removed, demoted or moved to another tenant)."""
+    leaving_admins = Counter(membership.tenant_id for membership in leaving
+                             if membership.role == Role.ADMIN)
+    admins = dict(Membership.objects.filter(tenant_id__in=leaving_admins, role=Role.ADMIN)
+                  .values("tenant_id").annotate(count=Count("pk"))
+                  .values_list("tenant_id", "count"))
+    return list(Tenant.objects.filter(pk__in=[
+        tenant_id for tenant_id, count in leaving_admins.items()
+        if admins.get(tenant_id, 0) <= count]).order_by("slug"))

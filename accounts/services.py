@@ -221,7 +221,7 @@ def _validate_role(role: str) -> str:
 
 
 def _keep_an_admin(membership: Membership) -> None:
-    if membership.role == Role.ADMIN and selectors.tenant_admin_count(membership.tenant) <= 1:
+    if selectors.tenants_left_without_admin([membership]):
         raise _error("userId", "This is the tenant's last admin.", Code.LAST_ADMIN)
 
 
