@@ -221,6 +221,9 @@ def _validate_role(role: str) -> str:
 
 
 def _keep_an_admin(membership: Membership) -> None:
+    # Admin changes of one tenant run one at a time, so two admins demoting or removing each
+    # other at once cannot both see the other one left.
+    Tenant.objects.select_for_update().filter(pk=membership.tenant_id).first()
     if selectors.tenants_left_without_admin([membership]):
         raise _error("userId", "This is the tenant's last admin.", Code.LAST_ADMIN)
 

@@ -1,8 +1,15 @@
 """Members, roles and groups of a tenant, managed by its admins."""
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
 from strawberry.relay import to_base64
 
+from accounts import selectors, services
 from accounts.models import ApiToken, LoginSession, Membership, Role, TenantGroup
 from tests.accounts.conftest import VIEWER, anonymous, bearer, login
 from tests.accounts.world import database_snapshot
@@ -106,6 +113,41 @@ def test_roles_change_but_a_tenant_keeps_an_admin(admin, member_factory):
         "kind": "VALIDATION", "code": "last_admin", "field": "userId",
         "message": "This is the tenant's last admin."}]}}
     assert Membership.objects.get(user=ada).role == Role.ADMIN
+
+
+@pytest.mark.services  # PostgreSQL: concurrent transactions
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(monkeypatch):
+    tenant = TenantFactory(slug="duo")
+    ada = MembershipFactory(tenant=tenant, role=Role.ADMIN, user__username="ada")
+    bob = MembershipFactory(tenant=tenant, role=Role.ADMIN, user__username="bob")
+    both_checking = threading.Barrier(2, timeout=2)
+    check = selectors.tenants_left_without_admin
+
+    def check_when_both_are_here(leaving):
+        # Without a lock both demotions meet here before either is saved; with one, the
+        # other waits for the lock and the barrier times out.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checking.wait()
+        return check(leaving)
+
+    monkeypatch.setattr(selectors, "tenants_left_without_admin", check_when_both_are_here)
+
+    def demote(acting: Membership, demoted: Membership) -> str:
+        try:
+            services.member_role_set(actor=selectors.actor_for(user=acting.user, tenant=tenant),
+                                     user_id=demoted.user_id, role=Role.VIEWER)
+            return "demoted"
+        except ValidationError as error:
+            return error.error_dict["userId"][0].code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(demote, [ada, bob], [bob, ada]))
+
+    assert outcomes == ["demoted", "last_admin"]
+    assert Membership.objects.filter(tenant=tenant, role=Role.ADMIN).count() == 1
 
 
 def test_removing_a_member_ends_their_tokens_and_groups_here(admin, member_factory):
