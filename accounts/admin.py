@@ -168,7 +168,8 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
         # A new tenant's admin comes from the creation form; invalid rows are reported first.
         if self.instance.pk is None or any(form.errors for form in self.forms):
             return
-        admins_kept = [form for form in self.forms if form not in self.deleted_forms
+        deleted = self.deleted_forms  # a property that walks every form: once
+        admins_kept = [form for form in self.forms if form not in deleted
                        and form.cleaned_data.get("role") == Role.ADMIN]
         if not admins_kept and Membership.objects.filter(tenant=self.instance,
                                                          role=Role.ADMIN).exists():
