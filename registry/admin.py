@@ -23,6 +23,18 @@ def human_size(obj) -> str:
     return filesizeformat(obj.size)
 
 
+class ServiceWrittenAdminMixin:
+    """Rows only services write (a file's bytes, hash and scan status; blobs; upload sessions):
+    viewable, deletable where the admin allows it, never edited through a form. The only way
+    from FLAGGED to downloadable is a release with a reason (the file list's action)."""
+
+    def has_add_permission(self, request: HttpRequest, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 class ArtifactFileInline(TenantScopedAdminMixin, admin.TabularInline):
     model = models.ArtifactFile
     extra = 0
@@ -295,8 +307,9 @@ class DatasetAdmin(CatalogEntryAdmin):
 class VersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "state", "created_by", "created_at"]
     list_filter = ["state"]
-    readonly_fields = ["version_major", "version_minor", "version_patch", "version_prerelease",
-                       "created_by", "created_at", "updated_at"]
+    # The version string and its parsed parts are set once, by the service that creates it.
+    readonly_fields = ["version", "version_major", "version_minor", "version_patch",
+                       "version_prerelease", "created_by", "created_at", "updated_at"]
     inlines = [ArtifactFileInline]
 
 
@@ -317,18 +330,12 @@ class DatasetVersionAdmin(VersionAdmin):
 
 
 @admin.register(models.ArtifactFile)
-class ArtifactFileAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class ArtifactFileAdmin(ServiceWrittenAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["path", "model_version", "dataset_version", human_size, "scan_status",
                     "created_at"]
     list_filter = ["scan_status", "tenant"]
     search_fields = ["path", "sha256"]
     list_select_related = ["model_version__model", "dataset_version__dataset"]
-    readonly_fields = ["tenant", "model_version", "dataset_version", "path", "blob", "size",
-                       "sha256", "content_type", "scanner_version", "uploaded_by",
-                       "created_at", "last_downloaded_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 class VocabularyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
@@ -358,24 +365,15 @@ class MetadataKeyAdmin(VocabularyAdmin):
 
 
 @admin.register(models.Blob)
-class BlobAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class BlobAdmin(ServiceWrittenAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["sha256", "tenant", human_size, "created_at", "last_verified_at",
                     "integrity_error"]
     list_filter = ["tenant"]
     search_fields = ["sha256", "storage_key"]
-    readonly_fields = ["tenant", "sha256", "size", "storage_key", "created_at",
-                       "last_verified_at", "integrity_error"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(models.UploadSession)
-class UploadSessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class UploadSessionAdmin(ServiceWrittenAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["path", "tenant", "state", human_size, "part_count", "created_by",
                     "created_at", "expires_at"]
     list_filter = ["state", "tenant"]
-    readonly_fields = [f.name for f in models.UploadSession._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False

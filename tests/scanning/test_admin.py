@@ -1,14 +1,17 @@
 """Scan reports in the admin console; the rescan and release actions on files."""
 
 import os
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role, User
-from registry.models import ScanStatus
+from registry.models import ScanStatus, UploadSession, UploadState
+from registry.urls_public import file_download_url
 from scanning.models import ScanRelease, ScanTrigger
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.scanning import corpus
@@ -117,3 +120,80 @@ def test_another_tenants_admin_sees_no_reports(flagged):
 
     assert "0 scan reports" in page
     assert "evil.pkl" not in page
+
+
+# --- Fields only services write: the admin's forms cannot change them --------------------
+
+def admin_client_of(user, tenant) -> Client:
+    client = Client(headers={"X-Registry-Tenant": tenant.slug})
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(params=["superuser", "tenant admin"])
+def console(request, superuser_client, tenant_admin, default_tenant) -> Client:
+    if request.param == "superuser":
+        return superuser_client
+    tenant_admin.is_staff = True
+    tenant_admin.save(update_fields=["is_staff"])
+    return admin_client_of(tenant_admin, default_tenant)
+
+
+def snapshot(row) -> dict:
+    row.refresh_from_db()
+    return {field.attname: getattr(row, field.attname) for field in row._meta.concrete_fields}
+
+
+def test_a_flagged_file_cannot_be_switched_to_clean_in_the_admin(console, flagged, client,
+                                                                 maintainer):
+    change_url = reverse("admin:registry_artifactfile_change", args=[flagged.pk])
+    before = snapshot(flagged)
+
+    page = console.get(change_url)
+    posted = console.post(change_url, {
+        "scan_status": ScanStatus.CLEAN, "released_by": "", "release_reason": "bypass",
+        "sha256": "0" * 64, "size": 1, "path": "renamed.pkl", "content_type": "text/plain",
+        "blob": "", "_save": "Save",
+    })
+
+    assert page.status_code == 200
+    assert 'name="scan_status"' not in page.content.decode()  # shown, not a form field
+    assert posted.status_code == 403
+    assert snapshot(flagged) == before
+    assert ScanRelease.objects.count() == 0
+    client.force_login(maintainer)
+    assert client.get(file_download_url(flagged)).status_code == 404
+
+
+def test_blobs_and_upload_sessions_cannot_be_edited_in_the_admin(console, flagged,
+                                                                 default_tenant, maintainer):
+    session = UploadSession.objects.create(
+        tenant=default_tenant, model_version=flagged.model_version, path="big.bin",
+        size=10 * 1024 * 1024, sha256="a" * 64, part_count=2, part_size=5 * 1024 * 1024,
+        staging_key="staging/x", state=UploadState.OPEN, created_by=maintainer,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    edits = [
+        (flagged.blob, "blob", {"sha256": "0" * 64, "size": 1, "storage_key": "elsewhere",
+                                "integrity_error": ""}),
+        (session, "uploadsession", {"state": UploadState.COMPLETED, "size": 1,
+                                    "sha256": "0" * 64, "staging_key": "elsewhere"}),
+    ]
+    for row, name, data in edits:
+        before = snapshot(row)
+        posted = console.post(reverse(f"admin:registry_{name}_change", args=[row.pk]),
+                              {**data, "_save": "Save"})
+
+        assert (name, posted.status_code) == (name, 403)
+        assert snapshot(row) == before
+
+
+def test_a_version_string_is_not_edited_in_the_admin(superuser_client, flagged):
+    version = flagged.model_version
+    change_url = reverse("admin:registry_modelversion_change", args=[version.pk])
+    before = version.version
+
+    page = superuser_client.get(change_url).content.decode()
+
+    assert 'name="version"' not in page
+    assert before in page
