@@ -14,6 +14,7 @@ from accounts.graphql.mutations import Mutation as AccountsMutation
 from accounts.graphql.schema import Query as AccountsQuery
 from config.direct_resolvers import install_direct_resolvers
 from config.errors import all_error_codes
+from config.graphql_limits import limit_extensions
 from config.optimizer import join_relations
 from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
@@ -70,7 +71,8 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     # The clients send the same few documents again and again: parse and validate each once.
-    extensions=[DjangoOptimizerExtension, ParserCache, ValidationCache],
+    # Limits first: a document over them is refused before it is parsed in full or validated.
+    extensions=[*limit_extensions(), DjangoOptimizerExtension, ParserCache, ValidationCache],
     config=StrawberryConfig(relay_max_results=settings.GRAPHQL_MAX_PAGE_SIZE),
 )
 

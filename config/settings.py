@@ -198,6 +198,15 @@ STRAWBERRY_DJANGO = {
     "PAGINATION_MAX_LIMIT": 100,
 }
 GRAPHQL_MAX_PAGE_SIZE = 100
+# What one document may cost (config/graphql_limits.py); each refusal has its own error code.
+GRAPHQL_MAX_DOCUMENT_BYTES = env.int("GRAPHQL_MAX_DOCUMENT_BYTES", default=64 * 1024)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=5000)
+GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=12)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
+GRAPHQL_MAX_QUERY_COST = env.int("GRAPHQL_MAX_QUERY_COST", default=250_000)
+# Introspection and "Did you mean" suggestions for callers without credentials.
+GRAPHQL_ANONYMOUS_INTROSPECTION = env.bool("GRAPHQL_ANONYMOUS_INTROSPECTION",
+                                           default=not IS_PRODUCTION)
 
 # --- Celery --------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
