@@ -32,9 +32,8 @@ from accounts.models import (
     User,
     slug_validator,
 )
-from registry import storage
+from accounts.signals import tenant_deleting
 from registry.errors import CodedPermissionDenied, CodedValidationError, RegistryErrorCode
-from registry.models import ArtifactFile, Blob, Dataset, RegisteredModel
 from registry.services import not_found, require_scope
 from registry.validators import validate_name
 
@@ -193,12 +192,7 @@ def tenant_delete(*, tenant_id: int, confirm_slug: str) -> None:
     if confirm_slug != tenant.slug:
         raise _error("confirmSlug", "Repeat the tenant's slug to confirm.",
                      Code.CONFIRMATION_MISMATCH)
-    blob_ids = list(Blob.objects.filter(tenant=tenant).values_list("pk", flat=True))
-    # Catalog entries first: their metadata protects the tenant's metadata names.
-    RegisteredModel.objects.filter(tenant=tenant).delete()
-    Dataset.objects.filter(tenant=tenant).delete()
-    ArtifactFile.objects.filter(tenant=tenant).delete()
-    storage.blobs_release(blob_ids)
+    tenant_deleting.send(sender=Tenant, tenant=tenant)
     Group.objects.filter(tenant_group__tenant=tenant).delete()
     tenant.delete()
 

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from django.db.models.signals import post_migrate
 
 from config.celery_schedule import BEAT_SCHEDULE
 
@@ -12,3 +13,18 @@ app = Celery("registry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = BEAT_SCHEDULE
 app.autodiscover_tasks()
+
+
+def sync_beat_schedule(app_config=None, **kwargs) -> None:
+    """Write BEAT_SCHEDULE to django-celery-beat's tables, one PeriodicTask row per entry, on
+    every `migrate` (its post_migrate), so the admin lists the periodic jobs before beat first
+    starts."""
+    if app_config is not None and app_config.label != "django_celery_beat":
+        return
+    from django_celery_beat.schedulers import ModelEntry
+
+    for name, entry in BEAT_SCHEDULE.items():
+        ModelEntry.from_entry(name, app=app, **entry)
+
+
+post_migrate.connect(sync_beat_schedule, dispatch_uid="config.sync_beat_schedule")

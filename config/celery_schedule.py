@@ -34,12 +34,3 @@ BEAT_SCHEDULE = {
     },
 }
 
-
-def sync_beat_schedule(**kwargs) -> None:
-    """post_migrate: create or update one PeriodicTask row per entry."""
-    from django_celery_beat.schedulers import ModelEntry
-
-    from config.celery import app
-
-    for name, entry in BEAT_SCHEDULE.items():
-        ModelEntry.from_entry(name, app=app, **entry)

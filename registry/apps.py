@@ -8,7 +8,9 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.models import Membership
-        from registry.receivers import membership_deleted
+        from accounts.signals import tenant_deleting
+        from registry.receivers import membership_deleted, tenant_deleting_receiver
 
         post_delete.connect(membership_deleted, sender=Membership,
                             dispatch_uid="registry.membership_deleted")
+        tenant_deleting.connect(tenant_deleting_receiver, dispatch_uid="registry.tenant_deleting")

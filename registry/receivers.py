@@ -1,4 +1,6 @@
-from accounts.models import Membership
+from accounts.models import Membership, Tenant
+from registry import storage
+from registry.models import ArtifactFile, Blob, Dataset, RegisteredModel
 from registry.selectors import PERMISSION_TABLES
 
 
@@ -9,3 +11,14 @@ def membership_deleted(sender, instance: Membership, **kwargs) -> None:
         user_permissions.objects.filter(
             user_id=instance.user_id, content_object__tenant_id=instance.tenant_id
         ).delete()
+
+
+def tenant_deleting_receiver(sender, tenant: Tenant, **kwargs) -> None:
+    """accounts.signals.tenant_deleting: the tenant's catalog goes with it, and its stored
+    files once the deletion is committed."""
+    blob_ids = list(Blob.objects.filter(tenant=tenant).values_list("pk", flat=True))
+    # Catalog entries first: their metadata protects the tenant's metadata names.
+    RegisteredModel.objects.filter(tenant=tenant).delete()
+    Dataset.objects.filter(tenant=tenant).delete()
+    ArtifactFile.objects.filter(tenant=tenant).delete()
+    storage.blobs_release(blob_ids)

@@ -1,23 +1,16 @@
 """Scan reports: what each scan of a file found, and who released flagged files and why."""
 
+from enum import StrEnum
+
 from django.conf import settings
 from django.db import models
 
 from registry.models import ArtifactFile
+from scanning.scanners import Severity, Verdict
 
 
-class Verdict(models.TextChoices):
-    CLEAN = "clean", "Clean"
-    FLAGGED = "flagged", "Flagged"
-    ERROR = "error", "Error"
-
-
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
-    INFO = "info", "Info"
+def choices_of(values: type[StrEnum]) -> list[tuple[str, str]]:
+    return [(value.value, value.value.capitalize()) for value in values]
 
 
 class ScanTrigger(models.TextChoices):
@@ -40,7 +33,7 @@ class ScanReport(models.Model):
     scanner = models.CharField(max_length=50, blank=True,
                                help_text="The scanner the content was routed to.")
     scanner_version = models.CharField(max_length=50)
-    verdict = models.CharField(max_length=8, choices=Verdict.choices, default=Verdict.ERROR)
+    verdict = models.CharField(max_length=8, choices=choices_of(Verdict), default=Verdict.ERROR)
     detected_format = models.CharField(max_length=100, blank=True)
     error = models.CharField(max_length=1000, blank=True,
                              help_text="Why the scan could not complete, when it could not.")
@@ -59,7 +52,7 @@ class ScanReport(models.Model):
 
 class ScanFinding(models.Model):
     report = models.ForeignKey(ScanReport, on_delete=models.CASCADE, related_name="findings")
-    severity = models.CharField(max_length=8, choices=Severity.choices)
+    severity = models.CharField(max_length=8, choices=choices_of(Severity))
     code = models.CharField(max_length=100)
     message = models.CharField(max_length=2000)
     location = models.CharField(max_length=1100)

@@ -185,13 +185,18 @@ def _apply_verdict(artifact: ArtifactFile, report: ScanReport,
         flagged = {(finding.code, finding.location) for finding in findings}
         if candidate is not None and flagged <= selectors.finding_keys(candidate.report):
             status, release = ScanStatus.RELEASED, candidate
-    artifact.scan_status = status
     artifact.scanner_version = report.scanner_version
-    # released_by/release_reason describe the release in force, and only that.
+    _set_scan_status(artifact, status, release=release, also=("scanner_version",))
+
+
+def _set_scan_status(artifact: ArtifactFile, status: str, *, release: ScanRelease | None,
+                     also: tuple[str, ...] = ()) -> None:
+    """The one writer of a file's scan status (the admin and the API only read it).
+    released_by/release_reason describe the release in force, and only that."""
+    artifact.scan_status = status
     artifact.released_by_id = release.released_by_id if release else None
     artifact.release_reason = release.reason if release else ""
-    artifact.save(update_fields=["scan_status", "scanner_version", "released_by",
-                                 "release_reason"])
+    artifact.save(update_fields=["scan_status", "released_by", "release_reason", *also])
 
 
 # --- Releases --------------------------------------------------------------------------------
@@ -217,12 +222,10 @@ def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
             {"fileId": f"The file's scan status is {artifact.scan_status}, not flagged."},
             code=Code.NOT_FLAGGED,
         )
-    ScanRelease.objects.create(file=artifact, report=selectors.latest_finished_report(artifact),
-                               released_by=actor.user, reason=reason)
-    artifact.scan_status = ScanStatus.RELEASED
-    artifact.released_by = actor.user
-    artifact.release_reason = reason
-    artifact.save(update_fields=["scan_status", "released_by", "release_reason"])
+    release = ScanRelease.objects.create(
+        file=artifact, report=selectors.latest_finished_report(artifact),
+        released_by=actor.user, reason=reason)
+    _set_scan_status(artifact, ScanStatus.RELEASED, release=release)
     return artifact
 
 

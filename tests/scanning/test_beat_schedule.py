@@ -3,8 +3,8 @@
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from config.celery import app
-from config.celery_schedule import BEAT_SCHEDULE, sync_beat_schedule
+from config.celery import app, sync_beat_schedule
+from config.celery_schedule import BEAT_SCHEDULE
 
 
 def _queue(task_name: str) -> str:
