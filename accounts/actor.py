@@ -16,6 +16,8 @@ class Actor:
     role: str | None = None
     # API token scopes; None for sessions and access tokens (full access of the role).
     scopes: frozenset[str] | None = None
+    # The API token the caller authenticated with (usage counts who pulled), else None.
+    token_id: int | None = None
     group_ids: frozenset[int] = field(default_factory=frozenset)
     # A bearer token was sent and refused: the caller is told, never silently downgraded.
     credentials_rejected: bool = False

@@ -19,7 +19,7 @@ from accounts.actor import Actor
 from accounts.authentication import SESSION_TENANT_KEY, actor_from_request
 from accounts.errors import AccountErrorCode as Code
 from accounts.models import ApiToken, LoginSession, Membership, Role, Tenant, TenantGroup, User
-from registry.validators import validate_name
+from accounts.validators import validate_name
 
 
 def tenant_lookup(model: type[db_models.Model], max_depth: int = 4) -> str | None:
@@ -176,15 +176,29 @@ class MembershipInlineFormSet(forms.BaseInlineFormSet):
             raise last_admin_error([self.instance])
 
 
+class MemberUsernameForm(forms.ModelForm):
+    """A membership whose user is typed by username. A model form's initial value for a
+    foreign key is the row's id, which the username field would then reject: a saved row
+    starts from its user's username instead."""
+
+    user = username_field()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.user_id is not None:
+            self.initial["user"] = self.instance.user.username
+
+
 class MembershipInline(TenantScopedAdminMixin, admin.TabularInline):
     model = Membership
+    form = MemberUsernameForm
     formset = MembershipInlineFormSet
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
     extra = 0
 
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        if db_field.name == "user":
-            return username_field()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("user")
 
 
 @admin.register(User)
@@ -218,11 +232,16 @@ class TenantCreationForm(forms.ModelForm):
         required=False, widget=forms.PasswordInput(render_value=False),
         help_text="Only to create a new user; leave empty for an existing one.",
     )
+    admin_console_access = forms.BooleanField(
+        required=False, initial=True, label="Admin console access",
+        help_text="Give the admin staff status, so they can log into this console (where "
+                  "they see only their tenants).",
+    )
 
     class Meta:
         model = Tenant
         fields = ["slug", "organization", "address", "email", "phone", "scan_policy",
-                  "allow_anonymous_read", "quota_bytes", "quota_files"]
+                  "scan_pickle_allowlist", "allow_anonymous_read", "quota_bytes", "quota_files"]
 
     def clean(self):
         """The same rules as `createTenant`, reported on the form's fields."""
@@ -291,8 +310,10 @@ class TenantAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Tenant, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            services.tenant_admin_add(tenant=obj, username=form.cleaned_data["admin_username"],
-                                      password=form.cleaned_data.get("admin_password") or None)
+            services.tenant_admin_add(
+                tenant=obj, username=form.cleaned_data["admin_username"],
+                password=form.cleaned_data.get("admin_password") or None,
+                console_access=form.cleaned_data["admin_console_access"])
 
     def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
         # The admin's confirmation page is the confirmation.
@@ -312,9 +333,7 @@ class TenantAdmin(admin.ModelAdmin):
         self.message_user(request, f"You now work in {tenant.slug}.", messages.SUCCESS)
 
 
-class MembershipForm(forms.ModelForm):
-    user = username_field()
-
+class MembershipForm(MemberUsernameForm):
     class Meta:
         model = Membership
         fields = ["user", "tenant", "role"]

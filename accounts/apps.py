@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_migrate
 
 
@@ -14,9 +15,11 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.models import Membership
-        from accounts.receivers import membership_deleted
+        from accounts.receivers import membership_deleted, session_tenant_default
 
         # The default tenant exists after every `migrate`, on every database.
         post_migrate.connect(_ensure_default_tenant, sender=self)
         post_delete.connect(membership_deleted, sender=Membership,
                             dispatch_uid="accounts.membership_deleted")
+        user_logged_in.connect(session_tenant_default,
+                               dispatch_uid="accounts.session_tenant_default")

@@ -19,6 +19,7 @@ from accounts.selectors import (
     login_session_for,
     token_actor,
 )
+from audit import services as audit
 
 TENANT_HEADER = "HTTP_X_REGISTRY_TENANT"
 SESSION_TENANT_KEY = "tenant_slug"
@@ -65,9 +66,14 @@ def actor_for_bearer(token: str) -> Actor | None:
     if parsed.kind == tokens.API:
         api_token = api_token_for(token)
         actor = api_token and token_actor(user=api_token.user, tenant=api_token.tenant,
-                                          scopes=frozenset(api_token.scopes))
+                                          scopes=frozenset(api_token.scopes),
+                                          token_id=api_token.pk)
         if actor is not None:
             services.api_token_touch(api_token)
+        else:  # unknown, expired, revoked, or of a user no longer a member
+            audit.record(action="token.refused", tenant=api_token and api_token.tenant,
+                         object_kind="ApiToken", object_id=api_token.pk if api_token else "",
+                         object_name=f"{parsed.kind}_{parsed.lookup}")
         return actor
     return None  # a refresh token only buys new tokens; it is not a credential
 

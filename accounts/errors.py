@@ -1,4 +1,54 @@
+"""Error codes, and the coded refusals every app shares (accounts is the base app: registry
+and scanning build on it, never the other way round)."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+
+from accounts.actor import Actor
+
+
+class CommonErrorCode(models.TextChoices):
+    """Codes any app's operation may answer; the label is the description clients see."""
+
+    NOT_FOUND = "not_found", "The object does not exist or is not visible to you."
+    PERMISSION_DENIED = "permission_denied", "You may not perform this operation."
+    READ_ONLY_TOKEN = "read_only_token", "The token's scopes do not allow this operation."
+    INVALID_CHOICE = "invalid_choice", "The value is not one of the allowed choices."
+    INVALID_NAME = "invalid_name", "The name has characters or a length that are not allowed."
+    DUPLICATE_NAME = "duplicate_name", "The name is already taken in this tenant."
+
+
+class CodedValidationError(ValidationError):
+    """A ValidationError whose code reaches every field of a `{field: message}` dict.
+
+    Django keeps `code` only for plain messages; clients need it on each field message.
+    """
+
+    def __init__(self, message, code=None, params=None) -> None:
+        if isinstance(message, dict) and code is not None:
+            message = {field: text if isinstance(text, ValidationError)
+                       else ValidationError(text, code=code, params=params)
+                       for field, text in message.items()}
+        super().__init__(message, code, params)
+
+
+class CodedPermissionDenied(PermissionDenied):
+    """A refusal that clients see as an `OperationInfo` message of kind PERMISSION, with a code."""
+
+    def __init__(self, message: str, code: str = CommonErrorCode.PERMISSION_DENIED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def not_found(field_name: str = "id") -> CodedValidationError:
+    # Forbidden and missing look the same, so nothing leaks across visibility or tenants.
+    return CodedValidationError({field_name: "Not found."}, code=CommonErrorCode.NOT_FOUND)
+
+
+def require_scope(actor: Actor, scope: str = "write") -> None:
+    if not actor.has_scope(scope):
+        raise CodedPermissionDenied("This token's scopes do not allow changes.",
+                                    code=CommonErrorCode.READ_ONLY_TOKEN)
 
 
 class AccountErrorCode(models.TextChoices):
@@ -34,3 +84,7 @@ class AccountErrorCode(models.TextChoices):
     )
     ALREADY_MEMBER = "already_member", "The user is a member of this tenant already."
     LAST_ADMIN = "last_admin", "A tenant keeps at least one admin."
+    INVALID_QUOTA = (
+        "invalid_quota", "A quota is a whole number from 0 (bytes up to 2^63-1, files up to "
+        "2^31-1)."
+    )

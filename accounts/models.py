@@ -20,6 +20,13 @@ class ScanPolicy(models.TextChoices):
     WARN = "warn", "Warn: flagged files stay downloadable"
 
 
+class PickleAllowlist(models.TextChoices):
+    """Named allowlists of pickle globals (scanning.scanners.pickle_policy.NAMED_ALLOWLISTS)."""
+
+    NONE = "", "None: plain data, NumPy, PyTorch and joblib arrays only"
+    SKLEARN = "sklearn", "Also scikit-learn, XGBoost and LightGBM model classes"
+
+
 # New tenants take the operator's defaults at creation time (callables keep the values out of
 # migrations, so changing the environment needs no migration).
 def default_scan_policy() -> str:
@@ -43,6 +50,12 @@ class Tenant(models.Model):
     is_default = models.BooleanField(default=False, editable=False)
     scan_policy = models.CharField(
         max_length=8, choices=ScanPolicy.choices, default=default_scan_policy
+    )
+    scan_pickle_allowlist = models.CharField(
+        max_length=16, choices=PickleAllowlist.choices, default=PickleAllowlist.NONE, blank=True,
+        help_text="Pickle globals the scanner allows beyond the default: an opt-in for tenants "
+        "whose models are pickled estimators. Applies to scans from then on (rescan to apply "
+        "it to stored files).",
     )
     allow_anonymous_read = models.BooleanField(
         default=False, help_text="Anonymous callers may read this tenant's public objects."

@@ -1,5 +1,6 @@
 """Reads of tenants, users, memberships and tokens, scoped to the caller."""
 
+import dataclasses
 import hmac
 from collections import Counter
 from collections.abc import Iterable
@@ -47,11 +48,14 @@ def actor_for(*, user: User, tenant: Tenant | None = None,
 
 
 def token_actor(*, user: User, tenant: Tenant,
-                scopes: frozenset[str] | None = None) -> Actor | None:
+                scopes: frozenset[str] | None = None,
+                token_id: int | None = None) -> Actor | None:
     """The actor a token of `user` in `tenant` stands for, or None when the user may no
     longer act there (deactivated, or removed from the tenant)."""
     actor = actor_for(user=user, tenant=tenant, scopes=scopes)
-    return actor if actor.user is not None and actor.tenant is not None else None
+    if actor.user is None or actor.tenant is None:
+        return None
+    return dataclasses.replace(actor, token_id=token_id)
 
 
 # --- Tokens --------------------------------------------------------------------------------
@@ -160,3 +164,14 @@ def tenants_left_without_admin(leaving: Iterable[Membership]) -> list[Tenant]:
     return list(Tenant.objects.filter(pk__in=[
         tenant_id for tenant_id, count in leaving_admins.items()
         if admins.get(tenant_id, 0) <= count]).order_by("slug"))
+
+
+def user_enlistable_by(actor: Actor, user: User) -> bool:
+    """Whether `actor` may add the existing `user` to their tenant without the user's say.
+
+    The superuser may add anyone. A tenant admin only a user of no other tenant (and not a
+    superuser): otherwise they could enlist, and so learn of, another tenant's people."""
+    if actor.is_superuser:
+        return True
+    return not user.is_superuser and not (
+        Membership.objects.filter(user=user).exclude(tenant=actor.tenant).exists())

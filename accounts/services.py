@@ -5,6 +5,7 @@ registry's `not_found` / `permission_denied` / `read_only_token`, which mean the
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,11 +22,19 @@ from django.utils import timezone
 from accounts import selectors, throttling, tokens
 from accounts.actor import Actor
 from accounts.errors import AccountErrorCode as Code
+from accounts.errors import (
+    CodedPermissionDenied,
+    CodedValidationError,
+    CommonErrorCode,
+    not_found,
+    require_scope,
+)
 from accounts.models import (
     ApiToken,
     LoginSession,
     Membership,
     Role,
+    ScanPolicy,
     Tenant,
     TenantGroup,
     TokenScope,
@@ -33,13 +42,12 @@ from accounts.models import (
     slug_validator,
 )
 from accounts.signals import tenant_deleting
-from registry.errors import CodedPermissionDenied, CodedValidationError, RegistryErrorCode
-from registry.services import not_found, require_scope
-from registry.validators import validate_name
+from accounts.validators import validate_name
+from audit import services as audit
 
 # Django's own username rule, so users created here can log into the admin too.
 username_validator = UnicodeUsernameValidator()
-PHONE_RE = re.compile(r"^[0-9+()./ -]{0,40}$")
+PHONE_RE = re.compile(r"^[0-9+()./ -]{0,40}\Z")
 # last_used_at is written at most this often per token, not on every request.
 API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -113,14 +121,18 @@ def user_for_membership_check(*, username: str, password: str | None,
         raise _error(password_field, f"User {username!r} exists already; omit the password.",
                      Code.USER_EXISTS)
     if not exists and not password:
-        raise _error(username_field, f"No user {username!r}; give a password to create it.",
-                     RegistryErrorCode.NOT_FOUND)
+        raise _no_such_user(username, username_field)
     if not exists:
         try:
             validate_password(password, User(username=username))
         except ValidationError as error:
             raise _error(password_field, " ".join(error.messages),
                          Code.INVALID_PASSWORD) from error
+
+
+def _no_such_user(username: str, field: str = "username") -> CodedValidationError:
+    return _error(field, f"No user {username!r}; give a password to create it.",
+                  CommonErrorCode.NOT_FOUND)
 
 
 def _user_for_membership(*, username: str, password: str | None,
@@ -137,6 +149,8 @@ def tenant_fields_clean(*, slug: str, organization: str, address: str = "", emai
                         phone: str = "") -> None:
     try:
         slug_validator(slug)
+        if slug.endswith("\n"):  # the validator's `$` also matches before a final newline
+            raise ValidationError("A slug cannot end with a newline.")
     except ValidationError as error:
         raise _error("slug", error.messages[0], Code.INVALID_SLUG) from error
     if Tenant.objects.filter(slug=slug).exists():
@@ -170,14 +184,21 @@ def tenant_create(*, slug: str, organization: str, admin_username: str,
     except IntegrityError as error:  # lost a race with a concurrent create
         raise _error("slug", f"A tenant {slug!r} exists already.", Code.DUPLICATE_SLUG) from error
     membership_set(user=admin, tenant=tenant, role=Role.ADMIN)
+    audit.record(action="create", obj=tenant, object_name=slug, system="tenant_create",
+                 changes={"slug": [None, slug], "admin": [None, admin.username]})
     return tenant
 
 
 @transaction.atomic
-def tenant_admin_add(*, tenant: Tenant, username: str, password: str | None = None) -> Membership:
-    """The admin console's half of `tenant_create`: the tenant row is saved by the form."""
+def tenant_admin_add(*, tenant: Tenant, username: str, password: str | None = None,
+                     console_access: bool = False) -> Membership:
+    """The admin console's half of `tenant_create`: the tenant row is saved by the form.
+    `console_access` gives the admin staff status, which the admin console requires."""
     admin = _user_for_membership(username=username, password=password,
                                  fields=("adminUsername", "adminPassword"))
+    if console_access and not admin.is_staff:
+        admin.is_staff = True
+        admin.save(update_fields=["is_staff"])
     return membership_set(user=admin, tenant=tenant, role=Role.ADMIN)
 
 
@@ -193,8 +214,55 @@ def tenant_delete(*, tenant_id: int, confirm_slug: str) -> None:
         raise _error("confirmSlug", "Repeat the tenant's slug to confirm.",
                      Code.CONFIRMATION_MISMATCH)
     tenant_deleting.send(sender=Tenant, tenant=tenant)
+    audit.record(action="delete", obj=tenant, object_name=tenant.slug, system="tenant_delete")
     Group.objects.filter(tenant_group__tenant=tenant).delete()
     tenant.delete()
+
+
+# Bounds of the columns (BigIntegerField, PositiveIntegerField).
+QUOTA_LIMITS = {"quota_bytes": ("quotaBytes", 2**63 - 1), "quota_files": ("quotaFiles", 2**31 - 1)}
+
+
+@transaction.atomic
+def tenant_settings_update(*, actor: Actor, tenant_id: int, scan_policy: str | None = None,
+                           allow_anonymous_read: bool | None = None,
+                           quota_bytes: int | None = None,
+                           quota_files: int | None = None) -> Tenant:
+    """Change a tenant's scan policy, anonymous read and quotas (None: unchanged).
+
+    Its admins set the policy and anonymous read; quotas are the operator's to grant, so only
+    the superuser sets them. Another tenant answers as a missing one.
+    """
+    require_scope(actor, TokenScope.ADMIN)
+    tenant = (selectors.tenants_visible_to(actor).select_for_update()
+              .filter(pk=tenant_id).first())
+    if tenant is None:
+        raise not_found()
+    if not (actor.is_superuser or actor.is_tenant_admin):
+        raise CodedPermissionDenied("Only the tenant's admins may do this.")
+    quotas = {"quota_bytes": quota_bytes, "quota_files": quota_files}
+    if not actor.is_superuser and any(value is not None for value in quotas.values()):
+        raise CodedPermissionDenied("Only the superuser sets quotas.")
+    if scan_policy is not None and scan_policy not in ScanPolicy.values:
+        raise _error("scanPolicy", f"{scan_policy!r} is not one of "
+                     f"{', '.join(ScanPolicy.values)}.", CommonErrorCode.INVALID_CHOICE)
+    for name, value in quotas.items():
+        field, maximum = QUOTA_LIMITS[name]
+        if value is not None and not 0 <= value <= maximum:
+            raise _error(field, f"Give a whole number from 0 to {maximum}.", Code.INVALID_QUOTA)
+    changes = {name: value for name, value in {
+        "scan_policy": scan_policy, "allow_anonymous_read": allow_anonymous_read, **quotas,
+    }.items() if value is not None}
+    before = audit.snapshot(tenant, list(changes))
+    for name, value in changes.items():
+        setattr(tenant, name, value)
+    if changes:
+        tenant.save(update_fields=list(changes))
+    diff = audit.diff(before, audit.snapshot(tenant, list(changes)))
+    if diff:
+        audit.record(actor=actor, action="update", obj=tenant, object_name=tenant.slug,
+                     changes=diff)
+    return tenant
 
 
 # --- Memberships and groups ----------------------------------------------------------------
@@ -210,7 +278,7 @@ def _membership_in_tenant(actor: Actor, user_id: int) -> Membership:
 def _validate_role(role: str) -> str:
     if role not in Role.values:
         raise _error("role", f"{role!r} is not one of {', '.join(Role.values)}.",
-                     RegistryErrorCode.INVALID_CHOICE)
+                     CommonErrorCode.INVALID_CHOICE)
     return role
 
 
@@ -225,13 +293,21 @@ def _keep_an_admin(membership: Membership) -> None:
 @transaction.atomic
 def member_add(*, actor: Actor, username: str, role: str,
                password: str | None = None) -> Membership:
-    """Add an existing user to the actor's tenant, or create one when `password` is given."""
+    """Add an existing user to the actor's tenant, or create one when `password` is given.
+
+    An existing user of another tenant answers as a missing one unless the actor is the
+    superuser (`selectors.user_enlistable_by`)."""
     require_tenant_admin(actor)
     _validate_role(role)
     user = _user_for_membership(username=username, password=password)
     if Membership.objects.filter(tenant=actor.tenant, user=user).exists():
         raise _error("username", f"{username!r} is a member already.", Code.ALREADY_MEMBER)
-    return Membership.objects.create(tenant=actor.tenant, user=user, role=role)
+    if not selectors.user_enlistable_by(actor, user):
+        raise _no_such_user(username)  # the answer for a user who does not exist
+    membership = Membership.objects.create(tenant=actor.tenant, user=user, role=role)
+    audit.record(actor=actor, action="member.add", obj=membership, object_name=user.username,
+                 changes={"role": [None, role]})
+    return membership
 
 
 @transaction.atomic
@@ -241,8 +317,11 @@ def member_role_set(*, actor: Actor, user_id: int, role: str) -> Membership:
     membership = _membership_in_tenant(actor, user_id)
     if role != Role.ADMIN:
         _keep_an_admin(membership)
-    membership.role = role
+    previous, membership.role = membership.role, role
     membership.save(update_fields=["role"])
+    if previous != role:
+        audit.record(actor=actor, action="member.role", obj=membership,
+                     object_name=membership.user.username, changes={"role": [previous, role]})
     return membership
 
 
@@ -252,6 +331,8 @@ def member_remove(*, actor: Actor, user_id: int) -> None:
     require_tenant_admin(actor)
     membership = _membership_in_tenant(actor, user_id)
     _keep_an_admin(membership)
+    audit.record(actor=actor, action="member.remove", obj=membership,
+                 object_name=membership.user.username, changes={"role": [membership.role, None]})
     membership.delete()
 
 
@@ -272,7 +353,7 @@ def tenant_group_create(*, tenant: Tenant, name: str) -> TenantGroup:
     validate_name(name)
     if TenantGroup.objects.filter(tenant=tenant, name=name).exists():
         raise _error("name", f"{name!r} already exists in this tenant.",
-                     RegistryErrorCode.DUPLICATE_NAME)
+                     CommonErrorCode.DUPLICATE_NAME)
     group = Group.objects.create(name=auth_group_name(tenant, name))
     return TenantGroup.objects.create(tenant=tenant, group=group, name=name)
 
@@ -280,20 +361,27 @@ def tenant_group_create(*, tenant: Tenant, name: str) -> TenantGroup:
 @transaction.atomic
 def group_create(*, actor: Actor, name: str) -> TenantGroup:
     require_tenant_admin(actor)
-    return tenant_group_create(tenant=actor.tenant, name=name)
+    group = tenant_group_create(tenant=actor.tenant, name=name)
+    audit.record(actor=actor, action="group.create", obj=group, object_name=name)
+    return group
 
 
 @transaction.atomic
 def group_delete(*, actor: Actor, group_id: int) -> None:
     require_tenant_admin(actor)
-    _group_in_tenant(actor, group_id).group.delete()  # cascades to the TenantGroup
+    group = _group_in_tenant(actor, group_id)
+    audit.record(actor=actor, action="group.delete", obj=group, object_name=group.name)
+    group.group.delete()  # cascades to the TenantGroup
 
 
 @transaction.atomic
 def group_member_add(*, actor: Actor, group_id: int, user_id: int) -> TenantGroup:
     require_tenant_admin(actor)
     group = _group_in_tenant(actor, group_id)
-    group.group.user_set.add(_membership_in_tenant(actor, user_id).user)
+    user = _membership_in_tenant(actor, user_id).user
+    group.group.user_set.add(user)
+    audit.record(actor=actor, action="group.member.add", obj=group, object_name=group.name,
+                 changes={"members": [None, user.username]})
     return group
 
 
@@ -305,6 +393,8 @@ def group_member_remove(*, actor: Actor, group_id: int, user_id: int) -> TenantG
     if user is None:
         raise not_found("userId")
     group.group.user_set.remove(user)
+    audit.record(actor=actor, action="group.member.remove", obj=group, object_name=group.name,
+                 changes={"members": [user.username, None]})
     return group
 
 
@@ -405,9 +495,11 @@ def api_token_create(*, actor: Actor, name: str, scopes: list[str],
     require_scope(actor, TokenScope.ADMIN)
     if actor.user is None or actor.tenant is None:
         raise CodedPermissionDenied("Log in to create API tokens.")
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise _error("name", "Give 1-100 characters.", RegistryErrorCode.INVALID_NAME)
+    # Refused rather than trimmed: the name a client reads back is the one it sent.
+    if (not name or len(name) > 100 or name != name.strip()
+            or any(unicodedata.category(ch) == "Cc" for ch in name)):
+        raise _error("name", "Give 1-100 characters, without surrounding spaces or control "
+                             "characters.", CommonErrorCode.INVALID_NAME)
     if not scopes or not set(scopes) <= set(TokenScope.values):
         raise _error("scopes", "Give one or more of read, write, admin.", Code.INVALID_SCOPE)
     now = timezone.now()
@@ -422,6 +514,9 @@ def api_token_create(*, actor: Actor, name: str, scopes: list[str],
         secret_hash=tokens.token_hash(secret),
         scopes=[scope for scope in TokenScope.values if scope in scopes], expires_at=expires_at,
     )
+    audit.record(actor=actor, action="token.create", obj=api_token, object_name=name, changes={
+        "name": [None, name], "scopes": [None, api_token.scopes],
+        "expires_at": [None, expires_at.isoformat()]})
     return api_token, secret
 
 
@@ -429,9 +524,11 @@ def api_token_create(*, actor: Actor, name: str, scopes: list[str],
 def api_token_revoke(*, actor: Actor, token_id: int) -> None:
     """Delete one of the actor's tokens (tenant admins: any token of the tenant)."""
     require_scope(actor, TokenScope.ADMIN)
-    deleted, _ = selectors.api_tokens_visible_to(actor).filter(pk=token_id).delete()
-    if not deleted:
+    api_token = selectors.api_tokens_visible_to(actor).filter(pk=token_id).first()
+    if api_token is None:
         raise not_found()
+    audit.record(actor=actor, action="token.revoke", obj=api_token, object_name=api_token.name)
+    api_token.delete()
 
 
 def api_token_touch(api_token: ApiToken) -> None:

@@ -88,8 +88,8 @@ def _files_create(samples: list[tuple[str, bytes]]) -> list[int]:
 
     from accounts.models import User
     from accounts.services import ensure_default_tenant
-    from registry import storage
     from registry.models import ArtifactFile, ModelVersion, RegisteredModel
+    from registry.storage import blobs
 
     tenant = ensure_default_tenant()
     owner = User.objects.create_user("bench-owner")
@@ -99,7 +99,7 @@ def _files_create(samples: list[tuple[str, bytes]]) -> list[int]:
                                           version_prerelease="~", created_by=owner)
     ids = []
     for path, content in samples:
-        blob = storage.blob_store_stream(tenant=tenant, stream=ContentFile(content))
+        blob = blobs.blob_store_stream(tenant=tenant, stream=ContentFile(content))
         ids.append(ArtifactFile.objects.create(
             tenant=tenant, model_version=version, path=path, blob=blob, size=blob.size,
             sha256=blob.sha256, uploaded_by=owner).pk)

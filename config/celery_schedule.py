@@ -12,6 +12,10 @@ BEAT_SCHEDULE = {
         "task": "registry.tasks.abort_stale_uploads_task",
         "schedule": crontab(minute="*/15"),
     },
+    "sweep-upload-temp-files": {
+        "task": "registry.tasks.sweep_upload_temp_files_task",
+        "schedule": crontab(minute=20),
+    },
     "collect-unreferenced-blobs": {
         "task": "registry.tasks.collect_unreferenced_blobs_task",
         "schedule": crontab(minute=0, hour=3),
@@ -28,9 +32,16 @@ BEAT_SCHEDULE = {
         "task": "scanning.tasks.requeue_stale_scans_task",
         "schedule": crontab(minute="5-59/10"),
     },
+    "requeue-stale-webhook-deliveries": {
+        "task": "webhooks.tasks.requeue_stale_webhook_deliveries_task",
+        "schedule": crontab(minute="*/15"),
+    },
     "purge-expired-logins": {
         "task": "accounts.tasks.purge_expired_logins_task",
         "schedule": crontab(minute=45, hour=3),
     },
+    "purge-audit-entries": {
+        "task": "audit.tasks.purge_audit_entries_task",
+        "schedule": crontab(minute=50, hour=3),
+    },
 }
-

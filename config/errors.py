@@ -1,10 +1,13 @@
-from accounts.errors import AccountErrorCode
+from accounts.errors import AccountErrorCode, CommonErrorCode
 from config.graphql_limits import ApiErrorCode
+from deployments.errors import DeploymentErrorCode
 from registry.errors import RegistryErrorCode
 from scanning.errors import ScanningErrorCode
+from webhooks.errors import WebhookErrorCode
 
 # Each domain keeps its own code enum; this is the catalogue `errorCodes` serves.
-ERROR_CODE_ENUMS = [ApiErrorCode, AccountErrorCode, RegistryErrorCode, ScanningErrorCode]
+ERROR_CODE_ENUMS = [ApiErrorCode, CommonErrorCode, AccountErrorCode, RegistryErrorCode,
+                    ScanningErrorCode, WebhookErrorCode, DeploymentErrorCode]
 
 
 def all_error_codes() -> list[tuple[str, str]]:

@@ -54,6 +54,15 @@ class ApiErrorCode(models.TextChoices):
     INTROSPECTION_DISABLED = "introspection_disabled", (
         "Introspection is only for authenticated callers on this server."
     )
+    INVALID_REQUEST = "invalid_request", (
+        "The request body is not UTF-8 JSON, or nests deeper than allowed."
+    )
+    REQUEST_TOO_LARGE = "request_too_large", "The request body is larger than allowed."
+    INVALID_PATTERN = "invalid_pattern", (
+        "The regular expression is invalid, too long, or uses constructs RE2 does not run "
+        "(backreferences, lookarounds)."
+    )
+    PATTERN_TIMEOUT = "pattern_timeout", "The regular expression took too long to match."
 
 
 # strawberry's limiters report plain messages; these are their stable beginnings and ends.

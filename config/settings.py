@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.structured_logging import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("REGISTRY_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -45,27 +47,39 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_apps.RegistryAdminConfig",  # django.contrib.admin, with a dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "config",  # before staticfiles: its `runserver` keeps static paths inside (404, not 500)
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "guardian",
     "strawberry_django",
     "django_celery_beat",
+    "django_structlog",
     "accounts",
     "registry",
     "scanning",
+    "webhooks",
+    "deployments",
+    "audit",
+    "mlflow_compat",
+    "usage",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (admin, GraphiQL) from gunicorn, with no web server in front.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.CallerLogContextMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -118,6 +132,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# WhiteNoise reads it at startup: empty until `collectstatic`, but there (no warning).
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+# The project's own files: GraphiQL's scripts, so /graphql/ needs no CDN.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Object storage -----------------------------------------------------------------------
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
@@ -156,17 +174,24 @@ AWS_S3_PUBLIC_ENDPOINT_URL = env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="")
 # --- Uploads and downloads ----------------------------------------------------------------
 # Stream request bodies to disk beyond 2.5 MB so server memory stays flat.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
+# A folder of the registry's own (beside MEDIA_ROOT, so a spooled file is moved, not copied),
+# which the hourly sweep of orphaned spooled bodies reads; in compose a volume web and worker
+# share.
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=str(VAR_DIR / "upload-tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+# A spooled body nobody has written to for this long belongs to a dead request.
+UPLOAD_TEMP_FILE_MAX_AGE_SECONDS = env.int("UPLOAD_TEMP_FILE_MAX_AGE_SECONDS", default=24 * 3600)
 # Django's handlers read multipart bodies 64 KiB at a time; larger reads cost the server's
 # request reader (gunicorn's) far fewer copies per byte.
-FILE_UPLOAD_HANDLERS = ["registry.transfer.MemoryUploadHandler",
-                        "registry.transfer.TemporaryUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["registry.upload_handlers.MemoryUploadHandler",
+                        "registry.upload_handlers.TemporaryUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
 REGISTRY_MAX_FILE_SIZE = env.int("REGISTRY_MAX_FILE_SIZE", default=50 * 2**30)
 REGISTRY_DEFAULT_QUOTA_BYTES = env.int("REGISTRY_DEFAULT_QUOTA_BYTES", default=1024 * 2**30)
 REGISTRY_DEFAULT_QUOTA_FILES = env.int("REGISTRY_DEFAULT_QUOTA_FILES", default=100_000)
 DOWNLOAD_URL_TTL_SECONDS = env.int("DOWNLOAD_URL_TTL_SECONDS", default=300)
 UPLOAD_SESSION_TTL_SECONDS = env.int("UPLOAD_SESSION_TTL_SECONDS", default=24 * 3600)
+UPLOAD_SESSIONS_MAX_OPEN_PER_USER = env.int("UPLOAD_SESSIONS_MAX_OPEN_PER_USER", default=50)
 # Blobs re-hashed by each run of the periodic storage verification (least recently first).
 STORAGE_VERIFY_SAMPLE_SIZE = env.int("STORAGE_VERIFY_SAMPLE_SIZE", default=100)
 
@@ -204,6 +229,10 @@ GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=5000)
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=12)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
 GRAPHQL_MAX_QUERY_COST = env.int("GRAPHQL_MAX_QUERY_COST", default=250_000)
+# User regex filters (`regex`, `iRegex`): RE2 syntax, at most this long; on PostgreSQL each
+# statement matching one is cancelled after this many milliseconds (`pattern_timeout`).
+USER_PATTERN_MAX_LENGTH = env.int("USER_PATTERN_MAX_LENGTH", default=200)
+USER_PATTERN_STATEMENT_TIMEOUT_MS = env.int("USER_PATTERN_STATEMENT_TIMEOUT_MS", default=2000)
 # Introspection and "Did you mean" suggestions for callers without credentials.
 GRAPHQL_ANONYMOUS_INTROSPECTION = env.bool("GRAPHQL_ANONYMOUS_INTROSPECTION",
                                            default=not IS_PRODUCTION)
@@ -226,6 +255,9 @@ CELERY_TASK_ROUTES = {
     "scanning.tasks.*": {"queue": "scanning"},
     "registry.tasks.*": {"queue": "maintenance"},
     "accounts.tasks.*": {"queue": "maintenance"},
+    "webhooks.tasks.requeue_stale_webhook_deliveries_task": {"queue": "maintenance"},
+    "audit.tasks.*": {"queue": "maintenance"},
+    "webhooks.tasks.*": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
@@ -246,6 +278,29 @@ SCAN_MAX_ATTEMPTS = env.int("SCAN_MAX_ATTEMPTS", default=3)
 # Files queued per run of the periodic rescan of files scanned by an older scanner version.
 SCAN_RESCAN_BATCH_SIZE = env.int("SCAN_RESCAN_BATCH_SIZE", default=1000)
 
+# --- Audit trail -------------------------------------------------------------------------
+# Entries older than this many days are deleted by the purge-audit-entries beat job.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+
+# --- Webhooks ------------------------------------------------------------------------------
+# Webhook URLs must be https, unless this is off (the default while DEBUG is on).
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# Let deliveries reach 127.0.0.0/8 and ::1 (tests, a receiver on the same machine). Every
+# other non-public address (private, link-local, cloud metadata, reserved) is always refused.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+if IS_PRODUCTION and WEBHOOK_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK must be off in production")
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Attempts per delivery; the n-th retry waits BACKOFF * 2**(n-1) seconds, at most BACKOFF_MAX.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_BACKOFF_SECONDS", default=30)
+WEBHOOK_RETRY_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+WEBHOOK_MAX_PER_TENANT = env.int("WEBHOOK_MAX_PER_TENANT", default=20)
+# CA certificates (a PEM file) that receivers' certificates are checked against; empty:
+# certifi's bundle.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+
 # --- Cache ---------------------------------------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -256,21 +311,32 @@ else:
 # --- Monitoring ----------------------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
+    from config import __version__
+    from config.monitoring import init_sentry
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
+    init_sentry(
+        SENTRY_DSN,
         environment=ENVIRONMENT,
+        release=env.str("SENTRY_RELEASE", default=f"model-registry@{__version__}"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
-        send_default_pii=False,
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Bearer token that /metrics requires; without one, /metrics answers only outside production.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Logs ----------------------------------------------------------------------------------
+# JSON lines with the request id, tenant, user and token label; `console` for reading by eye.
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or console")
+configure_structlog()
+LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+# django-structlog: the caller is bound by CallerLogContextMiddleware (tokens included), the
+# request id was checked by RequestIdMiddleware, and the bound context travels with the tasks
+# a request queues to a worker.
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_CELERY_ENABLED = not CELERY_TASK_ALWAYS_EAGER
 
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

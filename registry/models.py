@@ -7,6 +7,7 @@ Every row belongs to a tenant (directly or through its parent); visibility is ap
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts.models import Tenant
@@ -183,6 +184,9 @@ class Version(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set by `version_immutable_set` only: files, content fields and the version itself are
+    # then frozen (its state may still change).
+    immutable = models.BooleanField(default=False, editable=False)
 
     SEMVER_ORDER = ("-version_major", "-version_minor", "-version_patch",
                     "-version_prerelease")
@@ -261,6 +265,9 @@ class ModelAlias(models.Model):
     name = models.CharField(max_length=64)
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE,
                                 related_name="aliases")
+    # Written by `model_alias_protect` only (the admin's alias rows save through the
+    # services): then only those who manage the model move it.
+    protected = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -272,6 +279,37 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AliasAction(models.TextChoices):
+    SET = "set", "Set"
+    MOVED = "moved", "Moved"
+    REMOVED = "removed", "Removed"
+
+
+class ModelAliasEvent(models.Model):
+    """One move of an alias, kept when the alias itself is moved or removed: the history
+    behind `aliasHistory` and `modelVersionAt`. Written by the alias services only."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE,
+                              related_name="alias_events")
+    alias = models.CharField(max_length=64)
+    action = models.CharField(max_length=8, choices=AliasAction.choices)
+    # Null once removed; a later deleted version leaves the row with a null too.
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    previous_version = models.ForeignKey(ModelVersion, null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["model", "alias", "at"], name="alias_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} {self.action} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class MetadataEntry(models.Model):
@@ -398,6 +436,10 @@ class UploadState(models.TextChoices):
     ABORTED = "aborted", "Aborted"
 
 
+# Sessions that hold quota and storage: their bytes may still be arriving or being verified.
+ACTIVE_UPLOAD_STATES = (UploadState.OPEN, UploadState.COMPLETING)
+
+
 class UploadSession(models.Model):
     """A resumable upload in progress; its bytes become a file only on completion."""
 
@@ -425,18 +467,6 @@ class UploadSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.state})"
-
-
-class DailyDownloadCount(models.Model):
-    file = models.ForeignKey(ArtifactFile, on_delete=models.CASCADE,
-                             related_name="daily_downloads")
-    day = models.DateField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["file", "day"], name="download_count_per_day")
-        ]
 
 
 # django-guardian direct foreign-key permission tables: joins on an integer FK instead of

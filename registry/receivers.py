@@ -1,14 +1,14 @@
 from accounts.models import Membership, Tenant
-from registry import storage
+from registry.catalog import KINDS
 from registry.models import ArtifactFile, Blob, Dataset, RegisteredModel
-from registry.selectors import PERMISSION_TABLES
+from registry.storage import blobs
 
 
 def membership_deleted(sender, instance: Membership, **kwargs) -> None:
     """A user who leaves a tenant loses what was shared with them there, so adding them back
     later revives none of it (as with their tokens and groups)."""
-    for user_permissions, _ in PERMISSION_TABLES.values():
-        user_permissions.objects.filter(
+    for kind in KINDS:
+        kind.user_permissions.objects.filter(
             user_id=instance.user_id, content_object__tenant_id=instance.tenant_id
         ).delete()
 
@@ -21,4 +21,4 @@ def tenant_deleting_receiver(sender, tenant: Tenant, **kwargs) -> None:
     RegisteredModel.objects.filter(tenant=tenant).delete()
     Dataset.objects.filter(tenant=tenant).delete()
     ArtifactFile.objects.filter(tenant=tenant).delete()
-    storage.blobs_release(blob_ids)
+    blobs.blobs_release(blob_ids)

@@ -1,6 +1,7 @@
 """Reads. Every queryset a caller can reach starts from one of the `*_visible_to` functions."""
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 
@@ -11,6 +12,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
+    Count,
     Exists,
     Expression,
     ExpressionWrapper,
@@ -21,33 +25,39 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
+    Value,
+    When,
 )
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.actor import Actor
 from accounts.models import Tenant, TenantGroup, User
+from registry.catalog import DATASET, KINDS, MODEL, CatalogKind, kind_of
 from registry.models import (
+    ACTIVE_UPLOAD_STATES,
     AccessLevel,
     ArtifactFile,
     CatalogEntry,
     Dataset,
-    DatasetGroupObjectPermission,
     DatasetMetadata,
-    DatasetUserObjectPermission,
     DatasetVersion,
     DatasetVersionMetadata,
     MetadataKey,
     ModelAlias,
+    ModelAliasEvent,
     ModelMetadata,
     ModelVersion,
     ModelVersionMetadata,
     RegisteredModel,
-    RegisteredModelGroupObjectPermission,
-    RegisteredModelUserObjectPermission,
     ScanStatus,
     Tag,
     UploadSession,
+    Version,
     Visibility,
 )
+from usage.models import DailyUsage
 
 
 class SubqueryCount(Subquery):
@@ -55,27 +65,6 @@ class SubqueryCount(Subquery):
 
     template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
     output_field = IntegerField()
-
-
-PERMISSION_TABLES = {
-    RegisteredModel: (RegisteredModelUserObjectPermission, RegisteredModelGroupObjectPermission),
-    Dataset: (DatasetUserObjectPermission, DatasetGroupObjectPermission),
-}
-
-
-def access_codenames(entry_class: type[CatalogEntry], level: str) -> list[str]:
-    """Guardian codenames that satisfy a check for `level`: it and every level above it."""
-    levels = list(AccessLevel)
-    model_name = entry_class._meta.model_name
-    return [f"{held}_{model_name}" for held in levels[levels.index(level):]]
-
-
-def grant_codenames(entry_class: type[CatalogEntry], level: str) -> list[str]:
-    """Guardian codenames stored for a grant of `level`: it and every level below it, so
-    guardian's own `has_perm(obj)` agrees with these rules."""
-    levels = list(AccessLevel)
-    model_name = entry_class._meta.model_name
-    return [f"{held}_{model_name}" for held in levels[:levels.index(level) + 1]]
 
 
 def actor_tenant_group_ids(actor: Actor) -> QuerySet:
@@ -90,7 +79,7 @@ def _view_permission(entry_class: type[CatalogEntry]) -> Subquery:
     # misjudge how many grants a user has.
     return Subquery(Permission.objects.filter(
         content_type__app_label=entry_class._meta.app_label,
-        codename=access_codenames(entry_class, AccessLevel.VIEW)[0],
+        codename=kind_of(entry_class).codename(AccessLevel.VIEW),
     ).order_by().values("pk")[:1])
 
 
@@ -204,7 +193,8 @@ def visible_condition(actor: Actor, entry_class: type[CatalogEntry], prefix: str
         return condition
     visible = Q(**{f"{prefix}visibility": Visibility.PUBLIC})
     if actor.user is not None:
-        user_permissions, group_permissions = PERMISSION_TABLES[entry_class]
+        kind = kind_of(entry_class)
+        user_permissions, group_permissions = kind.user_permissions, kind.group_permissions
         view = _view_permission(entry_class)
         grants = [user_permissions.objects.filter(user=actor.user, permission=view)]
         if actor.group_ids:
@@ -237,32 +227,36 @@ def datasets_visible_to(actor: Actor) -> QuerySet[Dataset]:
 # Versions, files and aliases inherit from their model or dataset, checked through the join
 # to it: a page's prefetch or a lookup by id checks only the parents of its own rows.
 
-# Foreign keys from a model or dataset to one of its own versions: whoever may see the entry
-# may see that version, so reading it along with the entry needs no check of its own.
-OWN_VERSION_RELATIONS = (RegisteredModel.latest_version.field, Dataset.latest_version.field)
+def restrict_versions(queryset: QuerySet, actor: Actor, kind: CatalogKind) -> QuerySet[Version]:
+    return queryset.filter(visible_condition(actor, kind.entry_class, f"{kind.parent_field}__",
+                                             per_row=True))
 
 
 def restrict_model_versions(queryset: QuerySet, actor: Actor) -> QuerySet[ModelVersion]:
-    return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
+    return restrict_versions(queryset, actor, MODEL)
 
 
 def restrict_dataset_versions(queryset: QuerySet, actor: Actor) -> QuerySet[DatasetVersion]:
-    return queryset.filter(visible_condition(actor, Dataset, "dataset__", per_row=True))
+    return restrict_versions(queryset, actor, DATASET)
+
+
+def versions_visible_to(actor: Actor, kind: CatalogKind) -> QuerySet[Version]:
+    return restrict_versions(kind.version_class.objects.all(), actor, kind)
 
 
 def model_versions_visible_to(actor: Actor) -> QuerySet[ModelVersion]:
-    return restrict_model_versions(ModelVersion.objects.all(), actor)
+    return versions_visible_to(actor, MODEL)
 
 
 def dataset_versions_visible_to(actor: Actor) -> QuerySet[DatasetVersion]:
-    return restrict_dataset_versions(DatasetVersion.objects.all(), actor)
+    return versions_visible_to(actor, DATASET)
 
 
 def restrict_files(queryset: QuerySet, actor: Actor) -> QuerySet[ArtifactFile]:
-    return queryset.filter(
-        visible_condition(actor, RegisteredModel, "model_version__model__", per_row=True)
-        | visible_condition(actor, Dataset, "dataset_version__dataset__", per_row=True)
-    )
+    return queryset.filter(reduce(or_, (
+        visible_condition(actor, kind.entry_class,
+                          f"{kind.version_field}__{kind.parent_field}__", per_row=True)
+        for kind in KINDS)))
 
 
 def files_visible_to(actor: Actor) -> QuerySet[ArtifactFile]:
@@ -271,12 +265,15 @@ def files_visible_to(actor: Actor) -> QuerySet[ArtifactFile]:
 
 def files_of_entry(entry: CatalogEntry) -> QuerySet[ArtifactFile]:
     """Every file of every version of a model or dataset."""
-    if isinstance(entry, RegisteredModel):
-        return ArtifactFile.objects.filter(model_version__model=entry)
-    return ArtifactFile.objects.filter(dataset_version__dataset=entry)
+    kind = kind_of(entry)
+    return ArtifactFile.objects.filter(**{f"{kind.version_field}__{kind.parent_field}": entry})
 
 
 def restrict_aliases(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAlias]:
+    return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
+
+
+def restrict_alias_events(queryset: QuerySet, actor: Actor) -> QuerySet[ModelAliasEvent]:
     return queryset.filter(visible_condition(actor, RegisteredModel, "model__", per_row=True))
 
 
@@ -386,20 +383,53 @@ def model_version_find(
     )
 
 
+def alias_history(actor: Actor, *, model_id: int, alias: str) -> QuerySet[ModelAliasEvent]:
+    """Every move of `alias` of a model the actor sees, newest first; nothing for a model
+    it does not see, as for one that does not exist."""
+    return (restrict_alias_events(ModelAliasEvent.objects.all(), actor)
+            .filter(model_id=model_id, alias=alias).order_by("-at", "-id"))
+
+
+def model_version_at(actor: Actor, *, model_id: int, alias: str,
+                     at: datetime) -> ModelVersion | None:
+    """The version `alias` named at `at`: the one its last move at or before `at` set it to
+    (None before its first set and after a removal)."""
+    event = alias_history(actor, model_id=model_id, alias=alias).filter(at__lte=at).first()
+    if event is None or event.version_id is None:
+        return None
+    return model_versions_visible_to(actor).filter(pk=event.version_id).first()
+
+
+# Worst first: a version (a model, a dataset) is as clean as its worst file; no files: clean.
+SCAN_STATUS_PRECEDENCE = (ScanStatus.FLAGGED, ScanStatus.ERROR, ScanStatus.PENDING,
+                          ScanStatus.RELEASED)
+
+
 def version_scan_status(files: list[ArtifactFile]) -> str:
     """A version is as clean as its worst file."""
     statuses = {file.scan_status for file in files}
-    for status in (ScanStatus.FLAGGED, ScanStatus.ERROR, ScanStatus.PENDING,
-                   ScanStatus.RELEASED):
+    for status in SCAN_STATUS_PRECEDENCE:
         if status in statuses:
             return status
     return ScanStatus.CLEAN
 
 
+def with_worst_scan_status(queryset: QuerySet, files_of: str) -> QuerySet:
+    """`queryset` annotated with `worst_scan_status`, the precedence above in SQL; `files_of`
+    is the file's lookup to the row, e.g. `model_version` or `model_version__model`."""
+    return queryset.annotate(worst_scan_status=Case(
+        *[When(Exists(ArtifactFile.objects.filter(**{files_of: OuterRef("pk")},
+                                                  scan_status=status)), then=Value(status))
+          for status in SCAN_STATUS_PRECEDENCE],
+        default=Value(ScanStatus.CLEAN), output_field=CharField(),
+    ))
+
+
 def _granted(actor: Actor, entry: CatalogEntry, level: str) -> bool:
     """Whether `level` or a higher one was granted to the actor or one of their groups."""
-    user_permissions, group_permissions = PERMISSION_TABLES[type(entry)]
-    codenames = access_codenames(type(entry), level)
+    kind = kind_of(entry)
+    user_permissions, group_permissions = kind.user_permissions, kind.group_permissions
+    codenames = kind.access_codenames(level)
     if user_permissions.objects.filter(content_object=entry, user=actor.user,
                                        permission__codename__in=codenames).exists():
         return True
@@ -420,9 +450,9 @@ class Grant:
 
 def catalog_entry_grants(entry: CatalogEntry) -> list[Grant]:
     """Who an entry is shared with: users by username, then groups by name."""
-    user_permissions, group_permissions = PERMISSION_TABLES[type(entry)]
-    rank = {f"{level}_{entry._meta.model_name}": index
-            for index, level in enumerate(AccessLevel)}
+    kind = kind_of(entry)
+    user_permissions, group_permissions = kind.user_permissions, kind.group_permissions
+    rank = {kind.codename(level): index for index, level in enumerate(AccessLevel)}
     levels = list(AccessLevel)
 
     def highest(rows, grantee: str) -> dict:
@@ -470,8 +500,72 @@ def can_manage(actor: Actor, entry: CatalogEntry) -> bool:
 def file_is_downloadable(artifact: ArtifactFile, tenant_scan_policy: str) -> bool:
     """Only clean or released files, or flagged ones where the tenant's policy is `warn`.
 
-    Pending and errored files stay quarantined whatever the policy (fail closed).
+    Pending and errored files stay quarantined whatever the policy (fail closed), and so does a
+    flagged file the scanner could not read to the end: what it did not read may be worse than
+    what it found, which `warn` does not accept.
     """
     if artifact.scan_status in (ScanStatus.CLEAN, ScanStatus.RELEASED):
         return True
-    return artifact.scan_status == ScanStatus.FLAGGED and tenant_scan_policy == "warn"
+    if artifact.scan_status != ScanStatus.FLAGGED or tenant_scan_policy != "warn":
+        return False
+    latest = artifact.scan_reports.order_by("-started_at").only("error").first()
+    return latest is not None and not latest.error
+
+
+# --- The admin dashboard ---------------------------------------------------------------------
+
+@dataclass
+class TenantActivity:
+    """What an operator looks at first, for one tenant (the admin console's index)."""
+
+    tenant: Tenant
+    stored_bytes: int
+    stored_files: int
+    files_by_scan_status: dict[str, int]
+    open_uploads: int
+    open_upload_bytes: int
+    # (day, files pushed, downloads) for each of the last days, oldest first.
+    daily: list[tuple[date, int, int]]
+    recent_flagged: list[ArtifactFile]
+
+
+def tenants_activity(tenants: list[Tenant], *, days: int = 14,
+                     flagged_limit: int = 5) -> list[TenantActivity]:
+    """A fixed number of grouped queries for any number of tenants (flagged files: one each)."""
+
+    ids = [tenant.pk for tenant in tenants]
+    first_day = timezone.localdate() - timedelta(days=days - 1)
+    by_status: dict[int, dict[str, int]] = {pk: dict.fromkeys(ScanStatus.values, 0)
+                                            for pk in ids}
+    stored: dict[int, tuple[int, int]] = {}
+    for row in (ArtifactFile.objects.filter(tenant__in=ids).values("tenant", "scan_status")
+                .annotate(files=Count("pk"), size=Sum("size")).order_by()):
+        by_status[row["tenant"]][row["scan_status"]] = row["files"]
+        files, size = stored.get(row["tenant"], (0, 0))
+        stored[row["tenant"]] = (files + row["files"], size + row["size"])
+    uploads = {row["tenant"]: (row["sessions"], row["size"]) for row in (
+        UploadSession.objects.filter(tenant__in=ids, state__in=ACTIVE_UPLOAD_STATES,
+                                     expires_at__gt=timezone.now())
+        .values("tenant").annotate(sessions=Count("pk"), size=Sum("size")).order_by())}
+    pushes = {(row["tenant"], row["day"]): row["files"] for row in (
+        ArtifactFile.objects.filter(tenant__in=ids, created_at__date__gte=first_day)
+        .annotate(day=TruncDate("created_at")).values("tenant", "day")
+        .annotate(files=Count("pk")).order_by())}
+    pulls = {(row["tenant"], row["day"]): row["downloads"] for row in (
+        DailyUsage.objects.filter(tenant__in=ids, day__gte=first_day)
+        .values("tenant", "day").annotate(downloads=Sum("pulls")).order_by())}
+    calendar = [first_day + timedelta(days=offset) for offset in range(days)]
+    return [TenantActivity(
+        tenant=tenant,
+        stored_files=stored.get(tenant.pk, (0, 0))[0],
+        stored_bytes=stored.get(tenant.pk, (0, 0))[1],
+        files_by_scan_status=by_status[tenant.pk],
+        open_uploads=uploads.get(tenant.pk, (0, 0))[0],
+        open_upload_bytes=uploads.get(tenant.pk, (0, 0))[1],
+        daily=[(day, pushes.get((tenant.pk, day), 0), pulls.get((tenant.pk, day), 0))
+               for day in calendar],
+        recent_flagged=list(
+            ArtifactFile.objects.filter(tenant=tenant, scan_status=ScanStatus.FLAGGED)
+            .select_related("model_version__model", "dataset_version__dataset")
+            .order_by("-created_at", "-pk")[:flagged_limit]),
+    ) for tenant in tenants]

@@ -4,18 +4,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchVector
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
 
 from accounts.actor import Actor
+from accounts.errors import (
+    CodedPermissionDenied,
+    CodedValidationError,
+    CommonErrorCode,
+    not_found,
+    require_scope,
+)
 from accounts.models import Tenant, TenantGroup, User
-from registry import selectors, signals, storage
-from registry.errors import CodedPermissionDenied, CodedValidationError
+from accounts.validators import validate_name
+from audit import services as audit
+from config import metrics
+from deployments import selectors as deployment_selectors
+from deployments.errors import DeploymentErrorCode
+from registry import selectors, signals
+from registry.catalog import kind_of
 from registry.errors import RegistryErrorCode as Code
+from registry.errors import file_too_large, version_immutable
 from registry.models import (
+    ACTIVE_UPLOAD_STATES,
     AccessLevel,
+    AliasAction,
     ArtifactFile,
     CatalogEntry,
     Dataset,
@@ -24,32 +42,38 @@ from registry.models import (
     DatasetVersionMetadata,
     MetadataKey,
     ModelAlias,
+    ModelAliasEvent,
     ModelMetadata,
     ModelVersion,
     ModelVersionMetadata,
     RegisteredModel,
     Status,
     Tag,
+    UploadSession,
     Version,
     VersionState,
     Visibility,
     VocabularyUsage,
 )
+from registry.storage.blobs import blob_for, blobs_release, stage_stream
+from registry.storage.keys import guess_content_type
 from registry.validators import (
     parse_semver,
     validate_choice,
     validate_container_image,
+    validate_content_type,
     validate_file_path,
     validate_hardware,
     validate_item_count,
     validate_license,
     validate_metadata_entry,
     validate_metrics,
-    validate_name,
     validate_source_uri,
     validate_tag_name,
     validate_text,
 )
+from usage import services as usage_services
+from webhooks import events as webhook_events
 
 METADATA_TABLES = {
     RegisteredModel: ModelMetadata,
@@ -57,17 +81,6 @@ METADATA_TABLES = {
     ModelVersion: ModelVersionMetadata,
     DatasetVersion: DatasetVersionMetadata,
 }
-
-
-def not_found(field_name: str = "id") -> CodedValidationError:
-    # Forbidden and missing look the same, so nothing leaks across visibility or tenants.
-    return CodedValidationError({field_name: "Not found."}, code=Code.NOT_FOUND)
-
-
-def require_scope(actor: Actor, scope: str = "write") -> None:
-    if not actor.has_scope(scope):
-        raise CodedPermissionDenied("This token's scopes do not allow changes.",
-                                    code=Code.READ_ONLY_TOKEN)
 
 
 def require_creator(actor: Actor) -> None:
@@ -191,6 +204,9 @@ def catalog_entry_create(
                      metadata=metadata or {}, users=ListChanges(add=list(users)),
                      datasets=ListChanges(add=list(datasets)))
     _refresh_search_vector(entry)
+    webhook_events.catalog_entry_created(entry)
+    audit.record(actor=actor, action="create", obj=entry, changes=audit.diff(
+        {}, audit.snapshot(entry, ["name", *fields])))
     return entry
 
 
@@ -218,12 +234,22 @@ def catalog_entry_update(
         "visibility" in fields and fields["visibility"] != entry.visibility)
     if sharing and not selectors.can_manage(actor, entry):
         raise not_found()
+    before = {**audit.snapshot(entry, list(fields)),
+              **_labels_snapshot(entry, tags=tags, metadata=metadata)}
     for name, value in fields.items():
         setattr(entry, name, value)
     entry.save()
     _apply_relations(entry, actor, tags=tags, metadata=metadata or {}, users=users,
                      datasets=datasets)
     _refresh_search_vector(entry)
+    changes = audit.diff(before, {**audit.snapshot(entry, list(fields)),
+                                  **_labels_snapshot(entry, tags=tags, metadata=metadata)})
+    # A visibility change is a security event of its own, easy to filter for.
+    if "visibility" in changes:
+        audit.record(actor=actor, action="visibility", obj=entry,
+                     changes={"visibility": changes.pop("visibility")})
+    if changes:
+        audit.record(actor=actor, action="update", obj=entry, changes=changes)
     return entry
 
 
@@ -232,9 +258,16 @@ def catalog_entry_delete(*, entry_class: type[CatalogEntry], actor: Actor,
                          entry_id: int) -> None:
     require_scope(actor)
     entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    if entry.versions.filter(immutable=True).exists():
+        raise version_immutable("id")
+    if (isinstance(entry, RegisteredModel)
+            and deployment_selectors.deployed_services_of(entry.versions.all()).exists()):
+        raise _version_deployed("id")
     blob_ids = list(selectors.files_of_entry(entry).values_list("blob_id", flat=True))
+    webhook_events.catalog_entry_deleted(entry)
+    audit.record(actor=actor, action="delete", obj=entry)
     entry.delete()
-    storage.blobs_release(blob_ids)
+    blobs_release(blob_ids)
 
 
 def catalog_entry_for_change(*, entry_class: type[CatalogEntry], actor: Actor,
@@ -257,13 +290,20 @@ def catalog_entry_for_manage(*, entry_class: type[CatalogEntry], actor: Actor,
     return entry
 
 
-def _version_field(entry_class: type[CatalogEntry]) -> str:
-    return "model_version" if entry_class is RegisteredModel else "dataset_version"
-
-
 def _duplicate_name(name: str) -> CodedValidationError:
     return CodedValidationError({"name": f"{name!r} already exists in this tenant."},
-                           code=Code.DUPLICATE_NAME)
+                           code=CommonErrorCode.DUPLICATE_NAME)
+
+
+def _labels_snapshot(owner, *, tags: ListChanges | None = None,
+                     metadata: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """The tags and metadata an update touches, as the audit trail diffs them."""
+    labels: dict[str, Any] = {}
+    if tags:
+        labels["tags"] = sorted(owner.tags.values_list("name", flat=True))
+    if metadata:
+        labels["metadata"] = dict(owner.metadata.values_list("key__name", "value"))
+    return labels
 
 
 def _apply_relations(entry: CatalogEntry, actor: Actor, *, tags: ListChanges | None,
@@ -320,8 +360,12 @@ def catalog_entry_share(*, entry_class: type[CatalogEntry], actor: Actor, entry_
     """Grant `level` (and the levels below it) to users and groups of the entry's tenant."""
     require_scope(actor)
     entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    user_ids, group_ids = list(user_ids), list(group_ids)  # read twice: grants and trail
     _grants_add(entry, user_ids=user_ids, group_ids=group_ids,
                 level=validate_choice(level, AccessLevel, "permission"))
+    audit.record(actor=actor, action="share", obj=entry, changes={
+        "level": [None, level], "users": [None, sorted(user_ids)],
+        "groups": [None, sorted(group_ids)]})
     return entry
 
 
@@ -332,8 +376,12 @@ def catalog_entry_unshare(*, entry_class: type[CatalogEntry], actor: Actor, entr
     """Withdraw `level` and every level above it: withdrawing `view` withdraws all access."""
     require_scope(actor)
     entry = catalog_entry_for_manage(entry_class=entry_class, actor=actor, entry_id=entry_id)
+    user_ids, group_ids = list(user_ids), list(group_ids)  # read twice: grants and trail
     _grants_remove(entry, user_ids=user_ids, group_ids=group_ids,
                    level=validate_choice(level, AccessLevel, "permission"))
+    audit.record(actor=actor, action="unshare", obj=entry, changes={
+        "level": [None, level], "users": [None, sorted(user_ids)],
+        "groups": [None, sorted(group_ids)]})
     return entry
 
 
@@ -365,8 +413,9 @@ def _grants_add(entry: CatalogEntry, *, user_ids: Iterable[int], group_ids: Iter
     users, groups = _grantees(entry, user_ids, group_ids)
     if not users and not groups:
         return
-    user_table, group_table = selectors.PERMISSION_TABLES[type(entry)]
-    permissions = _permissions(entry, selectors.grant_codenames(type(entry), level))
+    kind = kind_of(entry)
+    user_table, group_table = kind.user_permissions, kind.group_permissions
+    permissions = _permissions(entry, kind.grant_codenames(level))
     # Rows already there stay as they are (the unique constraint makes a grant idempotent).
     user_table.objects.bulk_create(
         [user_table(user_id=user_id, permission=permission, content_object=entry)
@@ -381,8 +430,9 @@ def _grants_remove(entry: CatalogEntry, *, user_ids: Iterable[int], group_ids: I
     users, groups = _grantees(entry, user_ids, group_ids)
     if not users and not groups:
         return
-    user_table, group_table = selectors.PERMISSION_TABLES[type(entry)]
-    permissions = _permissions(entry, selectors.access_codenames(type(entry), level))
+    kind = kind_of(entry)
+    user_table, group_table = kind.user_permissions, kind.group_permissions
+    permissions = _permissions(entry, kind.access_codenames(level))
     user_table.objects.filter(content_object=entry, user_id__in=users,
                               permission__in=permissions).delete()
     group_table.objects.filter(content_object=entry, group_id__in=groups,
@@ -401,10 +451,6 @@ def _refresh_search_vector(entry: CatalogEntry) -> None:
 
 # --- Versions ------------------------------------------------------------------------------
 
-VERSION_PARENT = {ModelVersion: ("model", RegisteredModel),
-                  DatasetVersion: ("dataset", Dataset)}
-
-
 @transaction.atomic
 def version_create(
     *,
@@ -420,12 +466,40 @@ def version_create(
     **fields: Any,
 ) -> Version:
     require_scope(actor)
-    parent_field, parent_class = VERSION_PARENT[version_class]
-    parent = catalog_entry_for_change(entry_class=parent_class, actor=actor, entry_id=parent_id)
+    kind = kind_of(version_class)
+    parent = catalog_entry_for_change(entry_class=kind.entry_class, actor=actor,
+                                      entry_id=parent_id)
     major, minor, patch, prerelease = parse_semver(version)
-    validate_text(description, "description")
-    validate_source_uri(source_uri)
-    validate_metrics(metrics or {})
+    fields = _clean_version_fields({"description": description, "source_uri": source_uri,
+                                    "metrics": metrics or {}, **fields})
+    if version_class.objects.filter(**{kind.parent_field: parent, "version": version}).exists():
+        raise CodedValidationError({"version": f"{version!r} already exists."},
+                              code=Code.DUPLICATE_VERSION)
+    instance = version_class.objects.create(
+        **{kind.parent_field: parent}, version=version, version_major=major,
+        version_minor=minor, version_patch=patch, version_prerelease=prerelease,
+        created_by=actor.user, **fields,
+    )
+    metadata_set(owner=instance, actor=actor, metadata=metadata or {})
+    if dataset_version_ids:
+        _lineage_apply(instance, actor, ListChanges(add=list(dataset_version_ids)))
+    latest_version_refresh(parent)
+    webhook_events.version_created(instance)
+    audit.record(actor=actor, action="create", obj=instance, changes=audit.diff(
+        {}, audit.snapshot(instance, ["version", *fields])))
+    return instance
+
+
+def _clean_version_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The given fields of a version, validated (container images normalised)."""
+    if "description" in fields:
+        validate_text(fields["description"], "description")
+    if "source_uri" in fields:
+        validate_source_uri(fields["source_uri"])
+    if "metrics" in fields:
+        validate_metrics(fields["metrics"])
+    if "state" in fields:
+        validate_choice(fields["state"], VersionState, "state")
     if "precision" in fields:
         validate_text(fields["precision"], "precision", 16)
     if "hardware" in fields:
@@ -438,23 +512,22 @@ def version_create(
         validate_item_count(fields["checkpoints"], "checkpoints")
         for checkpoint in fields["checkpoints"]:
             validate_source_uri(checkpoint)
-    if version_class.objects.filter(**{parent_field: parent, "version": version}).exists():
-        raise CodedValidationError({"version": f"{version!r} already exists."},
-                              code=Code.DUPLICATE_VERSION)
-    instance = version_class.objects.create(
-        **{parent_field: parent}, version=version, version_major=major, version_minor=minor,
-        version_patch=patch, version_prerelease=prerelease, description=description,
-        source_uri=source_uri, metrics=metrics or {}, created_by=actor.user, **fields,
-    )
-    metadata_set(owner=instance, actor=actor, metadata=metadata or {})
-    if dataset_version_ids:
-        linked = list(selectors.dataset_versions_visible_to(actor)
-                      .filter(pk__in=dataset_version_ids))
-        if len(linked) != len(set(dataset_version_ids)):
+    return fields
+
+
+def _lineage_apply(version: Version, actor: Actor, changes: ListChanges | None) -> None:
+    """Link a model version to dataset versions the actor sees (any other is NOT_FOUND, as
+    if it did not exist), and unlink others; unlinking one that is not linked is a no-op."""
+    if changes is None:
+        return
+    validate_item_count(changes.add, "datasetVersions")
+    if changes.add:
+        linked = list(selectors.dataset_versions_visible_to(actor).filter(pk__in=changes.add))
+        if len(linked) != len(set(changes.add)):
             raise not_found("datasetVersions")
-        instance.dataset_versions.add(*linked)
-    latest_version_refresh(parent)
-    return instance
+        version.dataset_versions.add(*linked)
+    if changes.remove:
+        version.dataset_versions.remove(*changes.remove)
 
 
 def latest_version_refresh(parent: CatalogEntry) -> None:
@@ -463,38 +536,130 @@ def latest_version_refresh(parent: CatalogEntry) -> None:
     parent.save(update_fields=["latest_version", "updated_at"])
 
 
-def version_get(*, actor: Actor, version_class: type[Version], version_id: int) -> Version:
-    visible = (selectors.model_versions_visible_to(actor) if version_class is ModelVersion
-               else selectors.dataset_versions_visible_to(actor))
-    version = visible.filter(pk=version_id).first()
+def version_get(*, actor: Actor, version_class: type[Version], version_id: int,
+                field: str = "versionId") -> Version:
+    version = (selectors.versions_visible_to(actor, kind_of(version_class))
+               .filter(pk=version_id).first())
     if version is None:
-        raise not_found("versionId")
+        raise not_found(field)
     return version
 
 
 def version_for_change(*, actor: Actor, version: Version) -> Version:
     """`version` if the actor may change its model or dataset, else NOT_FOUND on
     `versionId`, as `version_get` answers for a version that does not exist."""
-    parent_field, parent_class = VERSION_PARENT[type(version)]
-    catalog_entry_for_change(entry_class=parent_class, actor=actor,
-                             entry_id=getattr(version, f"{parent_field}_id"), field="versionId")
+    version_parent_for(actor=actor, version=version)
     return version
+
+
+def version_parent_for(*, actor: Actor, version: Version, manage: bool = False,
+                       field: str = "versionId") -> CatalogEntry:
+    """The version's model or dataset, locked, if the actor may change it (or, with
+    `manage`, delete it), else NOT_FOUND on `field`."""
+    kind = kind_of(version)
+    parent = catalog_entry_for_change(entry_class=kind.entry_class, actor=actor,
+                                      entry_id=getattr(version, f"{kind.parent_field}_id"),
+                                      field=field)
+    if manage and not selectors.can_manage(actor, parent):
+        raise not_found(field)
+    # Read before the lock: a concurrent deletion may have taken it meanwhile.
+    if not type(version).objects.filter(pk=version.pk).exists():
+        raise not_found(field)
+    return parent
+
+
+def _refuse_if_immutable(version: Version, field: str) -> None:
+    # Read again under the parent's lock: the caller's row may predate a freeze.
+    if type(version).objects.filter(pk=version.pk, immutable=True).exists():
+        raise version_immutable(field)
 
 
 @transaction.atomic
-def version_state_set(*, actor: Actor, version: Version, state: str) -> Version:
+def version_update(*, actor: Actor, version: Version,
+                   metadata: dict[str, str | None] | None = None,
+                   dataset_versions: ListChanges | None = None, field: str = "versionId",
+                   **fields: Any) -> Version:
+    """Change what a maintainer may edit after creation: the descriptive fields, state,
+    metadata and (of model versions) lineage. The version string stays as created, and the
+    files' bytes, hashes and scan status are the upload and scanning services' alone."""
     require_scope(actor)
-    version_for_change(actor=actor, version=version)
-    version.state = validate_choice(state, VersionState, "state")
-    version.save(update_fields=["state", "updated_at"])
+    version_parent_for(actor=actor, version=version, field=field)
+    fields = _clean_version_fields(fields)
+    if set(fields) - {"state"} or metadata or dataset_versions:
+        _refuse_if_immutable(version, field)
+    before = {**audit.snapshot(version, list(fields)),
+              **_labels_snapshot(version, metadata=metadata)}
+    for name, value in fields.items():
+        setattr(version, name, value)
+    # Only the given fields: the row was read before the parent was locked.
+    version.save(update_fields=[*fields, "updated_at"])
+    metadata_set(owner=version, actor=actor, metadata=metadata or {})
+    _lineage_apply(version, actor, dataset_versions)
+    changes = audit.diff(before, {**audit.snapshot(version, list(fields)),
+                                  **_labels_snapshot(version, metadata=metadata)})
+    if changes:
+        audit.record(actor=actor, action="state" if set(changes) == {"state"} else "update",
+                     obj=version, changes=changes)
     return version
+
+
+def version_state_set(*, actor: Actor, version: Version, state: str) -> Version:
+    return version_update(actor=actor, version=version, state=state)
+
+
+@transaction.atomic
+def version_delete(*, actor: Actor, version: Version, field: str = "versionId") -> None:
+    """Delete a version with its files, metadata, lineage links and uploads in progress, and
+    the stored bytes no other file shares. Refused while an alias names the version: what
+    `production` then points at is a decision for whoever moves the alias; and while a
+    DEPLOYED inference service serves it (its UNDEPLOYED records go with it)."""
+    require_scope(actor)
+    parent = version_parent_for(actor=actor, version=version, manage=True, field=field)
+    _refuse_if_immutable(version, field)
+    if isinstance(version, ModelVersion):
+        aliases = sorted(version.aliases.values_list("name", flat=True))
+        if aliases:
+            raise CodedValidationError(
+                {field: f"Aliases {', '.join(aliases)} point at this version; move or "
+                        "remove them first."},
+                code=Code.VERSION_ALIASED,
+            )
+        if deployment_selectors.version_is_deployed(version):
+            raise _version_deployed(field)
+    blob_ids = list(version.files.values_list("blob_id", flat=True))
+    webhook_events.version_deleted(version)
+    audit.record(actor=actor, action="delete", obj=version)
+    version.delete()
+    blobs_release(blob_ids)
+    latest_version_refresh(parent)
+
+
+def _version_deployed(field: str) -> CodedValidationError:
+    return CodedValidationError(
+        {field: "A DEPLOYED inference service serves this version; undeploy it first."},
+        code=DeploymentErrorCode.VERSION_DEPLOYED)
 
 
 # --- Aliases -------------------------------------------------------------------------------
 
+def _alias_for_move(*, actor: Actor, model: RegisteredModel, alias: str) -> ModelAlias | None:
+    """The alias, locked, if it exists; refused when protected and the actor does not
+    manage the model (owners, tenant admins, holders of `manage`)."""
+    model_alias = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
+    if model_alias is not None and model_alias.protected and not selectors.can_manage(actor,
+                                                                                      model):
+        raise CodedPermissionDenied(
+            f"The alias {alias!r} is protected; only those who manage the model move it.",
+            code=Code.ALIAS_PROTECTED,
+        )
+    return model_alias
+
+
 @transaction.atomic
 def model_alias_set(*, actor: Actor, model_id: int, alias: str,
                     version_id: int) -> ModelAlias:
+    """Point `alias` at a version of the model, and keep the move in its history (setting
+    it to the version it already names is no move and records nothing)."""
     require_scope(actor)
     model = catalog_entry_for_change(entry_class=RegisteredModel, actor=actor,
                                      entry_id=model_id)
@@ -505,9 +670,21 @@ def model_alias_set(*, actor: Actor, model_id: int, alias: str,
     if version.model_id != model.pk:
         raise CodedValidationError({"versionId": "The version belongs to another model."},
                               code=Code.ALIAS_VERSION_MISMATCH)
-    model_alias, _ = ModelAlias.objects.update_or_create(
-        model=model, name=alias, defaults={"version": version}
-    )
+    model_alias = _alias_for_move(actor=actor, model=model, alias=alias)
+    previous_id = None if model_alias is None else model_alias.version_id
+    if model_alias is None:
+        model_alias = ModelAlias.objects.create(model=model, name=alias, version=version)
+        _alias_event(actor, model, alias, AliasAction.SET, version=version)
+    elif previous_id != version.pk:
+        model_alias.version = version
+        model_alias.save(update_fields=["version", "updated_at"])
+        _alias_event(actor, model, alias, AliasAction.MOVED, version=version,
+                     previous_version_id=previous_id)
+    webhook_events.model_alias_set(model_alias)
+    if previous_id != version.pk:
+        audit.record(actor=actor, action="alias.move" if previous_id else "alias.set",
+                     obj=model_alias, object_name=alias,
+                     changes={"version": [previous_id, version.pk]})
     return model_alias
 
 
@@ -516,10 +693,59 @@ def model_alias_remove(*, actor: Actor, model_id: int, alias: str) -> Registered
     require_scope(actor)
     model = catalog_entry_for_change(entry_class=RegisteredModel, actor=actor,
                                      entry_id=model_id)
-    deleted, _ = ModelAlias.objects.filter(model=model, name=alias).delete()
-    if not deleted:
+    model_alias = _alias_for_move(actor=actor, model=model, alias=alias)
+    if model_alias is None:
         raise not_found("alias")
+    model_alias.delete()
+    _alias_event(actor, model, alias, AliasAction.REMOVED,
+                 previous_version_id=model_alias.version_id)
+    webhook_events.model_alias_removed(model, alias)
+    audit.record(actor=actor, action="alias.remove", obj=model, object_kind="ModelAlias",
+                 object_name=alias)
     return model
+
+
+def _alias_event(actor: Actor, model: RegisteredModel, alias: str, action: str, *,
+                 version: ModelVersion | None = None,
+                 previous_version_id: int | None = None) -> None:
+    ModelAliasEvent.objects.create(model=model, alias=alias, action=action, version=version,
+                                   previous_version_id=previous_version_id, actor=actor.user)
+
+
+@transaction.atomic
+def model_alias_protect(*, actor: Actor, model_id: int, alias: str,
+                        protected: bool) -> ModelAlias:
+    """Protect or unprotect an alias; only those who manage the model may (others get
+    NOT_FOUND, as for a model they may not delete)."""
+    require_scope(actor)
+    model = catalog_entry_for_manage(entry_class=RegisteredModel, actor=actor,
+                                     entry_id=model_id)
+    model_alias = ModelAlias.objects.select_for_update().filter(model=model, name=alias).first()
+    if model_alias is None:
+        raise not_found("alias")
+    if model_alias.protected != protected:
+        audit.record(actor=actor, action="alias.protect", obj=model_alias, object_name=alias,
+                     changes={"protected": [model_alias.protected, protected]})
+    model_alias.protected = protected
+    model_alias.save(update_fields=["protected", "updated_at"])
+    return model_alias
+
+
+@transaction.atomic
+def version_immutable_set(*, actor: Actor, version: Version, immutable: bool,
+                          field: str = "versionId") -> Version:
+    """Freeze a version (those who manage its model or dataset may), or thaw it (tenant
+    admins only: a frozen version is a promise others rely on)."""
+    require_scope(actor)
+    version_parent_for(actor=actor, version=version, manage=True, field=field)
+    if not immutable:
+        _require_tenant_admin(actor)
+    if version.immutable != immutable:
+        audit.record(actor=actor, action="immutable", obj=version,
+                     changes={"immutable": [version.immutable, immutable]})
+    version.immutable = immutable
+    version.save(update_fields=["immutable", "updated_at"])
+    return version
 
 
 # --- Files ---------------------------------------------------------------------------------
@@ -534,8 +760,9 @@ def file_add(*, actor: Actor, version: Version, path: str, stream: BinaryIO,
     """
     with transaction.atomic():  # refuse early, before any byte is stored
         file_add_check(actor=actor, version=version, path=path, size=declared_size)
-    staged = storage.stage_stream(tenant=actor.tenant, stream=stream)
-    with storage.blob_for(tenant=actor.tenant, staged=staged) as blob:
+        validate_content_type(content_type)
+    staged = stage_stream(tenant=actor.tenant, stream=stream)
+    with blob_for(tenant=actor.tenant, staged=staged) as blob:
         return file_create_from_blob(actor=actor, version=version, path=path, blob=blob,
                                      content_type=content_type)
 
@@ -545,12 +772,39 @@ def file_add_check(*, actor: Actor, version: Version, path: str, size: int,
     """What refuses a new file: rights on the version, the path, a duplicate, size and quota."""
     require_scope(actor)
     version_for_change(actor=actor, version=version)
+    _refuse_if_immutable(version, "versionId")
     validate_file_path(path)
-    version_field = _version_field(VERSION_PARENT[type(version)][1])
+    version_field = kind_of(version).version_field
     if ArtifactFile.objects.filter(**{version_field: version, "path": path}).exists():
         raise _duplicate_path(path)
-    storage.quota_check(tenant=actor.tenant, incoming_bytes=size,
-                        exclude_session_id=upload_session_id)
+    quota_check(tenant=actor.tenant, incoming_bytes=size,
+                exclude_session_id=upload_session_id)
+
+
+def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1,
+                exclude_session_id: int | None = None) -> None:
+    """Refuse what would exceed the largest file size or the tenant's quota.
+
+    Open resumable uploads hold their declared size and one file of the quota until they
+    complete or expire, so parallel sessions cannot overcommit it.
+    """
+    if incoming_bytes > settings.REGISTRY_MAX_FILE_SIZE:
+        raise file_too_large()
+    stored = ArtifactFile.objects.filter(tenant=tenant).aggregate(files=Count("pk"),
+                                                                   bytes=Sum("size"))
+    reserved = (UploadSession.objects
+                .filter(tenant=tenant, state__in=ACTIVE_UPLOAD_STATES,
+                        expires_at__gt=timezone.now())
+                .exclude(pk=exclude_session_id)
+                .aggregate(files=Count("pk"), bytes=Sum("size")))
+    total_bytes = (stored["bytes"] or 0) + (reserved["bytes"] or 0) + incoming_bytes
+    total_files = stored["files"] + reserved["files"] + incoming_files
+    if total_bytes > tenant.quota_bytes or total_files > tenant.quota_files:
+        raise CodedValidationError(
+            {"file": f"The tenant's quota of {tenant.quota_bytes} bytes and "
+                     f"{tenant.quota_files} files would be exceeded."},
+            code=Code.QUOTA_EXCEEDED,
+        )
 
 
 def _duplicate_path(path: str) -> CodedValidationError:
@@ -568,22 +822,42 @@ def file_create_from_blob(*, actor: Actor, version: Version, path: str, blob,
     Tenant.objects.select_for_update().filter(pk=actor.tenant.pk).first()
     file_add_check(actor=actor, version=version, path=path, size=blob.size,
                    upload_session_id=upload_session_id)
-    version_field = _version_field(VERSION_PARENT[type(version)][1])
+    version_field = kind_of(version).version_field
     try:
         with transaction.atomic():
             artifact = ArtifactFile.objects.create(
                 tenant=actor.tenant, **{version_field: version}, path=path, blob=blob,
                 size=blob.size, sha256=blob.sha256,
-                content_type=content_type or storage.guess_content_type(path),
+                content_type=content_type or guess_content_type(path),
                 uploaded_by=actor.user,
             )
     except IntegrityError as error:  # a concurrent upload took the path
         raise _duplicate_path(path) from error
-    file_created_hook(artifact)
+    file_created_hook(actor, artifact)
+    audit.record(actor=actor, action="create", obj=artifact, object_name=path, changes={
+        "path": [None, path], "sha256": [None, blob.sha256], "size": [None, blob.size]})
     return artifact
 
 
-def file_created_hook(artifact: ArtifactFile) -> None:
+def file_created_hook(actor: Actor, artifact: ArtifactFile) -> None:
     # The scanning app listens and queues the scan once the row is committed; the
     # registry itself knows nothing of scanners.
+    usage_services.push_record(actor=actor, artifact=artifact)
     signals.file_created.send(sender=ArtifactFile, file=artifact)
+    transaction.on_commit(lambda: metrics.record_transfer(
+        metrics.PUSHES, metrics.PUSHED_BYTES, tenant=artifact.tenant.slug, size=artifact.size))
+
+
+@transaction.atomic
+def file_delete(*, actor: Actor, file_id: int) -> None:
+    """Delete a file of a version the actor may delete; its blob goes once no other file
+    (of this or another version with the same bytes) refers to it."""
+    require_scope(actor)
+    artifact = selectors.files_visible_to(actor).filter(pk=file_id).first()
+    if artifact is None:
+        raise not_found()
+    version_parent_for(actor=actor, version=artifact.version, manage=True, field="id")
+    _refuse_if_immutable(artifact.version, "id")
+    audit.record(actor=actor, action="delete", obj=artifact, object_name=artifact.path)
+    artifact.delete()
+    blobs_release([artifact.blob_id])

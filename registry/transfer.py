@@ -7,52 +7,38 @@ the total size and the sha256, and only then creates the file, through the same 
 uploadFile (`services.file_create_from_blob`).
 """
 
-import hashlib
 from datetime import timedelta
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core import signing
-from django.core.files import uploadhandler
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.actor import Actor
-from registry import selectors, services, storage
-from registry.errors import CodedValidationError
+from accounts.errors import CodedValidationError, CommonErrorCode
+from config import metrics
+from registry import selectors, services
+from registry.catalog import kind_of
 from registry.errors import RegistryErrorCode as Code
 from registry.models import (
     ArtifactFile,
-    DailyDownloadCount,
-    ModelVersion,
     UploadSession,
     UploadState,
     Version,
 )
-from registry.validators import validate_sha256
+from registry.storage import keys
+from registry.storage.backends import backend
+from registry.storage.blobs import blob_for, orphans_delete
+from registry.storage.filesystem import FilesystemBackend
+from registry.storage.staging import PartsRejected, ReceivedPart
+from registry.upload_housekeeping import open_upload_sessions_check
+from registry.validators import validate_content_type, validate_sha256
+from usage import services as usage_services
 
 # A completion that has not finished this long after its session expired has died.
 COMPLETING_GRACE = timedelta(hours=1)
-
-
-# Multipart request bodies are parsed in chunks of storage.CHUNK_SIZE (FILE_UPLOAD_HANDLERS).
-class MemoryUploadHandler(uploadhandler.MemoryFileUploadHandler):
-    chunk_size = storage.CHUNK_SIZE
-
-
-class TemporaryUploadHandler(uploadhandler.TemporaryFileUploadHandler):
-    """Spools a file to disk and hashes it on the way, so storing it reads nothing back."""
-
-    chunk_size = storage.CHUNK_SIZE
-
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
-        self.file.sha256_digest = hashlib.sha256()
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self.file.sha256_digest.update(raw_data)
-        super().receive_data_chunk(raw_data, start)
 
 
 def _error(field: str, message: str, code: str) -> CodedValidationError:
@@ -73,17 +59,17 @@ def _validate_layout(size: int, sha256: str, part_count: int) -> int:
     if size < 1:
         raise _error("size", "A resumable upload has at least one byte.", Code.INVALID_UPLOAD)
     validate_sha256(sha256)
-    if not 1 <= part_count <= storage.MAX_PARTS:
-        raise _error("partCount", f"Use 1 to {storage.MAX_PARTS} parts.", Code.INVALID_UPLOAD)
-    part_size = storage.part_size_for(size, part_count)
+    if not 1 <= part_count <= keys.MAX_PARTS:
+        raise _error("partCount", f"Use 1 to {keys.MAX_PARTS} parts.", Code.INVALID_UPLOAD)
+    part_size = keys.part_size_for(size, part_count)
     if part_size * (part_count - 1) >= size:
         raise _error("partCount", f"{part_count} parts of {part_size} bytes leave the last "
                      "one empty; use fewer parts.", Code.INVALID_UPLOAD)
-    if part_count > 1 and part_size < storage.MIN_PART_SIZE:
-        raise _error("partCount", f"Parts but the last need at least {storage.MIN_PART_SIZE} "
+    if part_count > 1 and part_size < keys.MIN_PART_SIZE:
+        raise _error("partCount", f"Parts but the last need at least {keys.MIN_PART_SIZE} "
                      "bytes; use fewer parts.", Code.INVALID_UPLOAD)
-    if part_size > storage.MAX_PART_SIZE:
-        raise _error("partCount", f"Parts may have at most {storage.MAX_PART_SIZE} bytes; "
+    if part_size > keys.MAX_PART_SIZE:
+        raise _error("partCount", f"Parts may have at most {keys.MAX_PART_SIZE} bytes; "
                      "use more parts.", Code.INVALID_UPLOAD)
     return part_size
 
@@ -94,18 +80,20 @@ def upload_start(*, actor: Actor, version: Version, path: str, size: int, sha256
     """Open a resumable upload of `size` bytes in `part_count` parts; nothing is visible
     until `upload_complete` has verified them."""
     services.file_add_check(actor=actor, version=version, path=path, size=size)
+    validate_content_type(content_type)
+    open_upload_sessions_check(actor)
     part_size = _validate_layout(size, sha256, part_count)
-    version_field = "model_version" if isinstance(version, ModelVersion) else "dataset_version"
+    version_field = kind_of(version).version_field
     session = UploadSession.objects.create(
         tenant=actor.tenant, **{version_field: version}, path=path, size=size, sha256=sha256,
         part_count=part_count, part_size=part_size,
-        content_type=content_type or storage.guess_content_type(path),
-        staging_key=storage.staging_key(actor.tenant), created_by=actor.user,
+        content_type=content_type or keys.guess_content_type(path),
+        staging_key=keys.staging_key(actor.tenant), created_by=actor.user,
         expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS),
     )
     # Rolled back with the row if this fails; a storage-side leftover of a failed commit is
     # aborted by the periodic job (`dangling_uploads_abort`, `orphans_delete`).
-    session.s3_upload_id = storage.backend().multipart_start(session)
+    session.s3_upload_id = backend().multipart_start(session)
     session.save(update_fields=["s3_upload_id"])
     return session
 
@@ -130,16 +118,16 @@ def upload_part_urls(session: UploadSession,
         return []
     numbers = sorted({n for n in numbers if 1 <= n <= session.part_count}
                      if numbers is not None else range(1, session.part_count + 1))
-    urls = storage.backend().part_urls(session, numbers)
-    return [(number, url, storage.part_length(session, number))
+    urls = backend().part_urls(session, numbers)
+    return [(number, url, keys.part_length(session, number))
             for number, url in zip(numbers, urls, strict=True)]
 
 
-def upload_parts_received(session: UploadSession) -> list[storage.ReceivedPart]:
+def upload_parts_received(session: UploadSession) -> list[ReceivedPart]:
     """The parts the storage holds, so a client resuming knows what is left to send."""
     if not upload_is_open(session):
         return []
-    return storage.backend().parts_received(session)
+    return backend().parts_received(session)
 
 
 def upload_part_put(*, token: str, stream: BinaryIO, length: int | None) -> str:
@@ -148,23 +136,23 @@ def upload_part_put(*, token: str, stream: BinaryIO, length: int | None) -> str:
     The signed URL is the credential, as a presigned S3 URL is: no other authentication.
     """
     try:
-        session_id, number = storage.part_token_load(token)
+        session_id, number = keys.part_token_load(token)
     except signing.BadSignature as error:  # forged, or older than a session lives
         raise _error("url", "The part URL is invalid or expired.",
-                     Code.PERMISSION_DENIED) from error
+                     CommonErrorCode.PERMISSION_DENIED) from error
     session = UploadSession.objects.filter(pk=session_id).first()
-    store = storage.backend()
+    store = backend()
     if (session is None or not upload_is_open(session)
-            or not isinstance(store, storage.FilesystemBackend)):
+            or not isinstance(store, FilesystemBackend)):
         raise upload_not_open()
-    expected = storage.part_length(session, number)
+    expected = keys.part_length(session, number)
     if length != expected:
         raise _error("Content-Length", f"Part {number} has exactly {expected} bytes; got "
                      f"{length}.", Code.INVALID_PART)
     try:
         etag = store.part_write(session, number, stream, still_open=lambda: upload_is_open(
             UploadSession.objects.get(pk=session.pk)))
-    except storage.PartsRejected as error:
+    except PartsRejected as error:
         raise _error("body", str(error), Code.INVALID_PART) from error
     if etag is None:
         raise upload_not_open()
@@ -215,8 +203,8 @@ def upload_complete(*, actor: Actor, session_id: int,
         raise upload_not_open()
     try:
         requested = _requested_parts(session, parts)
-        staged = storage.backend().multipart_finish(session, requested)
-    except storage.PartsRejected as error:
+        staged = backend().multipart_finish(session, requested)
+    except PartsRejected as error:
         _set_state(session, UploadState.OPEN)
         raise _error("parts", str(error), Code.INVALID_PART) from error
     except BaseException:
@@ -229,7 +217,7 @@ def upload_complete(*, actor: Actor, session_id: int,
                      f"declared {session.size} bytes with sha256 {session.sha256}. The upload "
                      "is aborted: start again.", Code.INTEGRITY_MISMATCH)
     try:
-        with storage.blob_for(tenant=session.tenant, staged=staged) as blob:
+        with blob_for(tenant=session.tenant, staged=staged) as blob:
             artifact = services.file_create_from_blob(
                 actor=actor, version=session_version(session), path=session.path, blob=blob,
                 content_type=session.content_type, upload_session_id=session.pk,
@@ -253,14 +241,15 @@ def upload_abort(*, actor: Actor, session_id: int) -> UploadSession:
             state=UploadState.ABORTED):
         raise upload_not_open()
     session.state = UploadState.ABORTED
-    storage.backend().multipart_abort(session)
+    backend().multipart_abort(session)
+    metrics.UPLOADS_ABORTED.labels("client").inc()
     return session
 
 
 def upload_sessions_expire() -> dict[str, int]:
     """The periodic job: abort expired sessions and whatever uploads left in storage."""
     now = timezone.now()
-    store = storage.backend()
+    store = backend()
     stale = UploadSession.objects.filter(
         Q(state=UploadState.OPEN, expires_at__lte=now)
         | Q(state=UploadState.COMPLETING, expires_at__lte=now - COMPLETING_GRACE)
@@ -271,25 +260,20 @@ def upload_sessions_expire() -> dict[str, int]:
                 state=UploadState.ABORTED):
             store.multipart_abort(session)
             aborted += 1
+    metrics.UPLOADS_ABORTED.labels("expired").inc(aborted)
     ttl = timedelta(seconds=settings.UPLOAD_SESSION_TTL_SECONDS)
     return {
         "sessions_aborted": aborted,
         "storage_uploads_aborted": store.dangling_uploads_abort(older_than=now - ttl),
-        "staging_objects_deleted": len(storage.orphans_delete(staging_only=True)),
+        "staging_objects_deleted": len(orphans_delete(staging_only=True)),
     }
 
 
-def file_download_record(*, artifact: ArtifactFile) -> None:
-    """Count one download of `artifact` today and remember when it was last downloaded."""
-    now = timezone.now()
+def file_download_record(*, actor: Actor, artifact: ArtifactFile) -> None:
+    """Count one download of `artifact` by `actor` today and remember when it was last
+    downloaded."""
     with transaction.atomic():
-        counted = DailyDownloadCount.objects.filter(file=artifact, day=now.date()).update(
-            count=F("count") + 1)
-        if not counted:
-            try:
-                with transaction.atomic():
-                    DailyDownloadCount.objects.create(file=artifact, day=now.date(), count=1)
-            except IntegrityError:  # a concurrent download created today's row
-                DailyDownloadCount.objects.filter(file=artifact, day=now.date()).update(
-                    count=F("count") + 1)
-        ArtifactFile.objects.filter(pk=artifact.pk).update(last_downloaded_at=now)
+        usage_services.pull_record(actor=actor, artifact=artifact)
+        ArtifactFile.objects.filter(pk=artifact.pk).update(last_downloaded_at=timezone.now())
+    metrics.record_transfer(metrics.PULLS, metrics.PULLED_BYTES, tenant=artifact.tenant.slug,
+                            size=artifact.size)

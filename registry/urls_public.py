@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.urls import reverse
 
+from registry.catalog import kind_of
+
 
 def absolute(path: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
@@ -13,5 +15,4 @@ def file_download_url(artifact) -> str:
 
 
 def archive_url(version) -> str:
-    kind = "model" if hasattr(version, "model_id") else "dataset"
-    return absolute(reverse("registry:version-archive", args=[kind, version.pk]))
+    return absolute(reverse("registry:version-archive", args=[kind_of(version).name, version.pk]))

@@ -5,22 +5,34 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from registry.errors import CodedValidationError
+from accounts.errors import CodedValidationError, CommonErrorCode
 from registry.errors import RegistryErrorCode as Code
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-TAG_RE = re.compile(r"^[\w][\w .:/+-]{0,99}$")
+TAG_RE = re.compile(r"^[\w][\w .:/+-]{0,99}\Z")
 # semver.org's regular expression, build metadata allowed and ignored for ordering.
 SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z",
+    re.ASCII,  # `\d` would also match other scripts' digits
 )
-SPDX_RE = re.compile(r"^[A-Za-z0-9.+-]{1,64}( (AND|OR|WITH) [A-Za-z0-9.+-]{1,64})*$")
-SOURCE_URI_SCHEMES = {"http", "https", "s3", "gs", "wandb", "mlflow", "runs", "file", "git"}
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-IMAGE_PART_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]{0,254}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+SPDX_RE = re.compile(r"^[A-Za-z0-9.+-]{1,64}( (AND|OR|WITH) [A-Za-z0-9.+-]{1,64})*\Z")
+# `models` and `mlflow-artifacts`: the sources MLflow clients register (mlflow_compat).
+SOURCE_URI_SCHEMES = {"http", "https", "s3", "gs", "wandb", "mlflow", "runs", "file", "git",
+                      "models", "mlflow-artifacts"}
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+IMAGE_PART_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]{0,254}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+# RFC 6838 type/subtype tokens with optional `; name=value` parameters: no spaces around the
+# slash, no CR/LF or other control characters (they would break the download's header).
+MEDIA_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+MEDIA_TYPE_RE = re.compile(
+    rf"{MEDIA_TOKEN}/{MEDIA_TOKEN}"
+    rf"(?:; ?{MEDIA_TOKEN}=(?:{MEDIA_TOKEN}|\"[\x20-\x21\x23-\x5b\x5d-\x7e]*\"))*\Z"
+)
+MAX_CONTENT_TYPE = 200
+# The largest number a version part may be: the database column's (positive integer) maximum.
+MAX_VERSION_PART = 2**31 - 1
 
 MAX_PATH_LENGTH = 1024
 MAX_PATH_SEGMENT = 255
@@ -29,26 +41,21 @@ MAX_ITEMS = 100
 MAX_TEXT = 100_000
 
 
-def validate_name(value: str, field: str = "name") -> str:
-    if not NAME_RE.match(value or ""):
-        raise CodedValidationError(
-            {field: f"{value!r}: use 1-200 letters, digits, '.', '_' or '-', starting with a "
-                    "letter or digit."},
-            code=Code.INVALID_NAME,
-        )
-    return value
-
-
 def parse_semver(value: str) -> tuple[int, int, int, str]:
     """(major, minor, patch, prerelease sort key); raises INVALID_VERSION."""
-    match = SEMVER_RE.match(value or "")
-    if not match or len(value) > 100:
+    match = SEMVER_RE.match(value or "") if len(value or "") <= 100 else None
+    if not match:
         raise CodedValidationError(
             {"version": f"{value!r} is not a semantic version such as 1.2.0 or 2.0.0-rc.1."},
             code=Code.INVALID_VERSION,
         )
-    major, minor, patch, prerelease = match.group(1, 2, 3, 4)
-    return int(major), int(minor), int(patch), _prerelease_sort_key(prerelease)
+    major, minor, patch = (int(part) for part in match.group(1, 2, 3))
+    if max(major, minor, patch) > MAX_VERSION_PART:
+        raise CodedValidationError(
+            {"version": f"Each of MAJOR.MINOR.PATCH is at most {MAX_VERSION_PART}."},
+            code=Code.INVALID_VERSION,
+        )
+    return major, minor, patch, _prerelease_sort_key(match.group(4))
 
 
 def _prerelease_sort_key(prerelease: str | None) -> str:
@@ -106,7 +113,7 @@ def validate_choice(value: str, choices, field: str) -> str:
     if value not in choices.values:
         raise CodedValidationError(
             {field: f"{value!r} is not one of {', '.join(choices.values)}."},
-            code=Code.INVALID_CHOICE,
+            code=CommonErrorCode.INVALID_CHOICE,
         )
     return value
 
@@ -195,6 +202,17 @@ def validate_container_image(image: dict) -> dict:
             code=Code.INVALID_IMAGE,
         )
     return {"registry": registry, "repository": repository, "digest": digest}
+
+
+def validate_content_type(value: str) -> str:
+    """Empty (guessed from the path) or a media type such as `application/octet-stream`."""
+    if value and (len(value) > MAX_CONTENT_TYPE or not MEDIA_TYPE_RE.match(value)):
+        raise CodedValidationError(
+            {"contentType": f"{value[:100]!r} is not a media type such as "
+                            "application/octet-stream."},
+            code=Code.INVALID_CONTENT_TYPE,
+        )
+    return value
 
 
 def validate_sha256(value: str) -> str:

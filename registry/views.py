@@ -19,15 +19,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from accounts.authentication import actor_from_request
-from config.request_body import body_reader
-from registry import selectors, storage, transfer
-from registry.errors import CodedValidationError
+from accounts.errors import CodedValidationError, CommonErrorCode
+from registry import catalog, selectors, transfer
 from registry.errors import RegistryErrorCode as Code
 from registry.models import ArtifactFile
+from registry.storage.backends import backend
+from registry.storage.keys import CHUNK_SIZE
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 # Answers of the part endpoint, S3-like: a bad signature is 403, a closed upload 404.
-PART_ERROR_STATUS = {Code.PERMISSION_DENIED: 403, Code.UPLOAD_NOT_OPEN: 404,
+PART_ERROR_STATUS = {CommonErrorCode.PERMISSION_DENIED: 403, Code.UPLOAD_NOT_OPEN: 404,
                      Code.INVALID_PART: 400}
 
 
@@ -84,6 +85,12 @@ def file_download(request: HttpRequest, file_id: int) -> HttpResponse:
     actor = actor_from_request(request)
     artifact = (selectors.files_visible_to(actor).select_related("blob", "tenant")
                 .filter(pk=file_id).first())
+    return file_response(request, artifact)
+
+
+def file_response(request: HttpRequest, artifact: ArtifactFile | None) -> HttpResponse:
+    """The bytes of a file already checked visible (Range, ETag, HEAD, S3 redirect), counted;
+    shared by the download URL and the MLflow artifacts proxy (mlflow_compat)."""
     # Missing, invisible and quarantined answer alike: nothing about the file leaks.
     if not _downloadable(artifact):
         raise Http404("Not found.")
@@ -102,9 +109,10 @@ def file_download(request: HttpRequest, file_id: int) -> HttpResponse:
         response["Content-Range"] = f"bytes */{size}"
         return response
     if request.method == "GET" and (byte_range is None or byte_range[0] == 0):
-        transfer.file_download_record(artifact=artifact)  # a resumed download counts once
+        # A resumed download counts once.
+        transfer.file_download_record(actor=actor_from_request(request), artifact=artifact)
     filename = artifact.path.rsplit("/", 1)[-1]
-    store = storage.backend()
+    store = backend()
     redirect = (store.download_url(artifact.blob.storage_key, filename, artifact.content_type)
                 if request.method == "GET" else None)
     if redirect:
@@ -120,7 +128,7 @@ def file_download(request: HttpRequest, file_id: int) -> HttpResponse:
         stream.seek(first)
         response = FileResponse(RangeFile(stream, last - first + 1),
                                 content_type=artifact.content_type)
-        response.block_size = storage.CHUNK_SIZE
+        response.block_size = CHUNK_SIZE
     if byte_range is not None:
         response.status_code = 206
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
@@ -135,25 +143,22 @@ def file_download(request: HttpRequest, file_id: int) -> HttpResponse:
 @require_http_methods(["GET"])
 def version_archive(request: HttpRequest, kind: str, version_id: int) -> StreamingHttpResponse:
     actor = actor_from_request(request)
-    if kind == "model":
-        version = (selectors.model_versions_visible_to(actor).select_related("model__tenant")
-                   .filter(pk=version_id).first())
-        parent = version.model if version else None
-    elif kind == "dataset":
-        version = (selectors.dataset_versions_visible_to(actor)
-                   .select_related("dataset__tenant").filter(pk=version_id).first())
-        parent = version.dataset if version else None
-    else:
-        version = parent = None
+    catalog_kind = catalog.BY_NAME.get(kind)
+    if catalog_kind is None:
+        raise Http404("Not found.")
+    version = (selectors.versions_visible_to(actor, catalog_kind)
+               .select_related(f"{catalog_kind.parent_field}__tenant")
+               .filter(pk=version_id).first())
     if version is None:
         raise Http404("Not found.")
+    parent = getattr(version, catalog_kind.parent_field)
     files = list(version.files.select_related("blob", "tenant").order_by("path"))
     if not files or not all(_downloadable(artifact) for artifact in files):
         raise Http404("Not found.")
     root = f"{parent.name}-{version.version}"
     headers = [_tar_header(root, artifact) for artifact in files]
     for artifact in files:
-        transfer.file_download_record(artifact=artifact)
+        transfer.file_download_record(actor=actor, artifact=artifact)
     response = StreamingHttpResponse(_tar_stream(files, headers),
                                      content_type="application/x-tar")
     response["Content-Length"] = str(sum(len(header) + artifact.size + _tar_padding(artifact)
@@ -178,11 +183,11 @@ def _tar_padding(artifact: ArtifactFile) -> int:
 
 def _tar_stream(files: list[ArtifactFile], headers: list[bytes]) -> Iterator[bytes]:
     """An uncompressed tar laid out as <name>-<version>/<path>, one chunk in memory at a time."""
-    store = storage.backend()
+    store = backend()
     for artifact, header in zip(files, headers, strict=True):
         yield header
         with store.open(artifact.blob.storage_key) as blob_stream:
-            while chunk := blob_stream.read(storage.CHUNK_SIZE):
+            while chunk := blob_stream.read(CHUNK_SIZE):
                 yield chunk
         if padding := _tar_padding(artifact):
             yield tarfile.NUL * padding
@@ -198,8 +203,7 @@ def upload_part(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"code": Code.INVALID_PART, "message": "Send a Content-Length."},
                             status=411)
     try:
-        etag = transfer.upload_part_put(token=token, stream=body_reader(request, int(length)),
-                                         length=int(length))
+        etag = transfer.upload_part_put(token=token, stream=request, length=int(length))
     except CodedValidationError as error:
         [(field, [message])] = error.message_dict.items()
         code = error.error_dict[field][0].code

@@ -19,20 +19,29 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actor import Actor
+from accounts.errors import (
+    CodedPermissionDenied,
+    CodedValidationError,
+    not_found,
+    require_scope,
+)
 from accounts.models import Tenant
+from audit import services as audit
+from config import metrics
 from registry import selectors as registry_selectors
-from registry import services as registry_services
-from registry import storage
-from registry.errors import CodedPermissionDenied, CodedValidationError
+from registry.catalog import kind_of
 from registry.models import ArtifactFile, ScanStatus, Version
+from registry.storage import blobs
 from scanning import selectors
 from scanning.errors import ScanningErrorCode as Code
 from scanning.models import ScanFinding, ScanRelease, ScanReport, ScanTrigger, Verdict
 from scanning.scanners import SCANNER_VERSION, ScanResult, scan_stream
+from webhooks import events as webhook_events
 
 logger = logging.getLogger(__name__)
 
 UNFINISHED = "The scan has not finished: it is running, or its worker stopped before the end."
+INCOMPLETE = "Part of the file could not be read: see the findings."
 # A hostile archive can yield a finding per entry; the report keeps the first ones.
 MAX_STORED_FINDINGS = 500
 MAX_REASON_LENGTH = 2000
@@ -54,7 +63,7 @@ def scan_file(*, file_id: int, trigger: str = ScanTrigger.UPLOAD) -> ScanReport 
     after SCAN_MAX_ATTEMPTS such interruptions in a row the file ends as an error.
     Raises StorageUnavailable for storage errors worth a retry (the file stays as it was).
     """
-    artifact = ArtifactFile.objects.select_related("blob").filter(pk=file_id).first()
+    artifact = ArtifactFile.objects.select_related("blob", "tenant").filter(pk=file_id).first()
     if artifact is None:
         return None  # deleted since the scan was queued
     if trigger != ScanTrigger.RESCAN and selectors.is_scanned_by_current_version(artifact):
@@ -86,7 +95,7 @@ def _open_blob(artifact: ArtifactFile) -> tuple[io.IOBase | None, str]:
     is the scanner's to report (an error verdict).
     """
     try:
-        stream = storage.blob_open(artifact.blob)
+        stream = blobs.blob_open(artifact.blob)
     except FileNotFoundError:
         return None, "The file's bytes are missing from storage."
     except (OSError, BotoCoreError) as error:
@@ -106,7 +115,8 @@ def _open_blob(artifact: ArtifactFile) -> tuple[io.IOBase | None, str]:
 
 def _run_scanner(stream: io.IOBase, artifact: ArtifactFile) -> tuple[ScanResult | None, str]:
     try:
-        return scan_stream(stream, name=artifact.path), ""
+        return scan_stream(stream, name=artifact.path,
+                           pickle_allowlist=artifact.tenant.scan_pickle_allowlist), ""
     except SoftTimeLimitExceeded:
         return None, f"The scan exceeded its time limit of {settings.SCAN_TIME_LIMIT_SECONDS} s."
     except Exception as error:  # fail closed on anything the scanners did not handle
@@ -147,11 +157,18 @@ def _finish(artifact: ArtifactFile, report: ScanReport, *, result: ScanResult | 
         report.scanner_version = _text(result.scanner_version, 50)
         report.verdict = Verdict(result.verdict)
         report.detected_format = _text(result.detected_format, 100)
-        report.error = ""
+        # Kept on a FLAGGED report too: file_is_downloadable refuses `warn` for such a file.
+        report.error = INCOMPLETE if result.incomplete else ""
     report.save()
     if result is not None:
         findings = ScanFinding.objects.bulk_create(_stored_findings(report, result))
+    before = artifact.scan_status
     _apply_verdict(artifact, report, findings)
+    webhook_events.file_scanned(artifact, report)
+    audit.record(action="scan.verdict", obj=artifact, object_name=artifact.path,
+                 system="scanner", changes={"scan_status": [before, artifact.scan_status],
+                                            "verdict": [None, report.verdict]})
+    transaction.on_commit(lambda: metrics.record_scan(report.verdict, duration))
     return report
 
 
@@ -204,7 +221,7 @@ def _set_scan_status(artifact: ArtifactFile, status: str, *, release: ScanReleas
 @transaction.atomic
 def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
     """A tenant admin makes a flagged file downloadable; who, why and when are recorded."""
-    registry_services.require_scope(actor)
+    require_scope(actor)
     if not actor.is_tenant_admin:
         raise CodedPermissionDenied("Only tenant admins may release flagged files.")
     reason = reason.strip()
@@ -216,16 +233,27 @@ def file_release(*, actor: Actor, file_id: int, reason: str) -> ArtifactFile:
     artifact = (registry_selectors.files_visible_to(actor).select_for_update(of=("self",))
                 .filter(pk=file_id).first())
     if artifact is None:
-        raise registry_services.not_found("fileId")
+        raise not_found("fileId")
     if artifact.scan_status != ScanStatus.FLAGGED:
         raise CodedValidationError(
             {"fileId": f"The file's scan status is {artifact.scan_status}, not flagged."},
             code=Code.NOT_FLAGGED,
         )
-    release = ScanRelease.objects.create(
-        file=artifact, report=selectors.latest_finished_report(artifact),
-        released_by=actor.user, reason=reason)
+    report = selectors.latest_finished_report(artifact)
+    if report is None:
+        # A release accepts a report's findings; with none on record there is nothing to
+        # accept (the status was set some other way): the file stays quarantined.
+        raise CodedValidationError(
+            {"fileId": "The file has no finished scan to release; rescan it first."},
+            code=Code.NO_SCAN_REPORT,
+        )
+    release = ScanRelease.objects.create(file=artifact, report=report,
+                                         released_by=actor.user, reason=reason)
     _set_scan_status(artifact, ScanStatus.RELEASED, release=release)
+    webhook_events.file_released(artifact, release)
+    audit.record(actor=actor, action="scan.release", obj=artifact, object_name=artifact.path,
+                 changes={"scan_status": [ScanStatus.FLAGGED, ScanStatus.RELEASED],
+                          "release_reason": [None, reason]})
     return artifact
 
 
@@ -252,31 +280,33 @@ def scans_queue(file_ids: Iterable[int], *, trigger: str) -> int:
 
 def _require_manager(actor: Actor, version: Version, field: str) -> None:
     """Owners, tenant admins and holders of `manage` may rescan; others see nothing."""
-    parent_field, _ = registry_services.VERSION_PARENT[type(version)]
-    if not registry_selectors.can_manage(actor, getattr(version, parent_field)):
-        raise registry_services.not_found(field)
+    if not registry_selectors.can_manage(actor, getattr(version, kind_of(version).parent_field)):
+        raise not_found(field)
 
 
 @transaction.atomic
 def file_rescan(*, actor: Actor, file_id: int) -> ArtifactFile:
-    registry_services.require_scope(actor)
+    require_scope(actor)
     artifact = (registry_selectors.files_visible_to(actor)
                 .select_related("model_version__model", "dataset_version__dataset")
                 .filter(pk=file_id).first())
     if artifact is None:
-        raise registry_services.not_found("fileId")
+        raise not_found("fileId")
     _require_manager(actor, artifact.version, "fileId")
     scans_queue([artifact.pk], trigger=ScanTrigger.RESCAN)
+    audit.record(actor=actor, action="rescan", obj=artifact, object_name=artifact.path)
     return artifact
 
 
 @transaction.atomic
 def version_rescan(*, actor: Actor, version: Version) -> list[ArtifactFile]:
     """Rescan every file of `version`, which the caller has already been shown."""
-    registry_services.require_scope(actor)
+    require_scope(actor)
     _require_manager(actor, version, "versionId")
     files = list(version.files.all())
     scans_queue([artifact.pk for artifact in files], trigger=ScanTrigger.RESCAN)
+    audit.record(actor=actor, action="rescan", obj=version,
+                 changes={"files": [None, [artifact.path for artifact in files]]})
     return files
 
 

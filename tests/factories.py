@@ -2,8 +2,9 @@ import factory
 from django.core.files.base import ContentFile
 
 from accounts.models import Membership, Role, Tenant, User
-from registry import models, storage
+from registry import models
 from registry.services import latest_version_refresh
+from registry.storage import blobs
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -91,7 +92,7 @@ def artifact_file(version, path: str = "model.onnx", content: bytes = b"weights"
                   scan_status: str = models.ScanStatus.CLEAN) -> models.ArtifactFile:
     """A stored file of `version`, with real bytes in the configured storage."""
     parent = version.model if isinstance(version, models.ModelVersion) else version.dataset
-    blob = storage.blob_store_stream(tenant=parent.tenant, stream=ContentFile(content))
+    blob = blobs.blob_store_stream(tenant=parent.tenant, stream=ContentFile(content))
     field = "model_version" if isinstance(version, models.ModelVersion) else "dataset_version"
     return models.ArtifactFile.objects.create(
         tenant=parent.tenant, **{field: version}, path=path, blob=blob, size=blob.size,

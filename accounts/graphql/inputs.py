@@ -1,8 +1,10 @@
 from datetime import datetime
 
 import strawberry
+from strawberry import relay
 
 from accounts.graphql.enums import RoleEnum, TokenScopeEnum
+from registry.graphql.scalars import BigInt
 
 
 @strawberry.input
@@ -16,6 +18,16 @@ class CreateTenantInput:
     address: str = ""
     email: str = ""
     phone: str = ""
+
+
+@strawberry.input(description="Omitted fields stay unchanged.")
+class UpdateTenantInput:
+    id: relay.GlobalID
+    scan_policy: str | None = strawberry.field(default=None,
+                                               description="`block` or `warn`.")
+    allow_anonymous_read: bool | None = None
+    quota_bytes: BigInt | None = strawberry.field(default=None, description="Superuser only.")
+    quota_files: int | None = strawberry.field(default=None, description="Superuser only.")
 
 
 @strawberry.input

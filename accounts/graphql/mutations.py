@@ -16,8 +16,7 @@ from accounts.graphql.types import (
     TenantType,
     TokenPairType,
 )
-from config.graphql_context import actor_of
-from registry.graphql.mutations import DeletionType, decode_id
+from config.graphql_context import DeletionType, actor_of, decode_id
 
 
 def _token_pair(issued: services.IssuedTokens) -> TokenPairType:
@@ -93,6 +92,19 @@ class Mutation:
         services.require_superuser(actor_of(info))
         services.tenant_delete(tenant_id=decode_id(id, "Tenant"), confirm_slug=confirm_slug)
         return DeletionType(deleted_id=id)
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="The tenant's admins (quotas: the superuser): scan policy, anonymous "
+                    "read and quotas.",
+    )
+    def update_tenant(self, info: strawberry.Info, data: inputs.UpdateTenantInput
+                      ) -> TenantType:
+        return services.tenant_settings_update(
+            actor=actor_of(info), tenant_id=decode_id(data.id, "Tenant"),
+            scan_policy=data.scan_policy, allow_anonymous_read=data.allow_anonymous_read,
+            quota_bytes=data.quota_bytes, quota_files=data.quota_files,
+        )
 
     @strawberry_django.mutation(handle_django_errors=True, description="Tenant admins.")
     def add_member(self, info: strawberry.Info, data: inputs.AddMemberInput) -> MembershipType:

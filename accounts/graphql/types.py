@@ -1,73 +1,69 @@
-from collections.abc import Iterable
 from datetime import datetime
 
 import strawberry
 import strawberry_django
 from django.db.models import QuerySet
-from strawberry import relay
 from strawberry_django.relay import DjangoListConnection
 
 from accounts import models, selectors
+from accounts.actor import Actor
 from accounts.graphql.enums import RoleEnum, TokenScopeEnum
 from config.graphql_context import actor_of
+from config.graphql_node import RestrictedNode, model_type
+from registry.graphql.scalars import BigInt
 
 
-@strawberry_django.type(models.User, name="User")
-class UserType(relay.Node):
+@model_type(models.User, name="User")
+class UserType(RestrictedNode):
     username: str
 
-    # Users are looked up by id only among the caller's tenant. Not a get_queryset: that
-    # would also hide the owner of an object whose owner has since left the tenant.
-    @classmethod
-    def resolve_nodes(cls, *, info: strawberry.Info, node_ids: Iterable[str],
-                      required: bool = False) -> list[models.User | None]:
-        node_ids = [str(node_id) for node_id in node_ids]
-        visible = selectors.users_visible_to(actor_of(info)).filter(
-            pk__in=[node_id for node_id in node_ids if node_id.isdigit()]
-        )
-        by_id = {str(user.pk): user for user in visible}
-        return [by_id.get(node_id) for node_id in node_ids]
-
-    @classmethod
-    def resolve_node(cls, node_id: str, *, info: strawberry.Info,
-                     required: bool = False) -> models.User | None:
-        return cls.resolve_nodes(info=info, node_ids=[node_id])[0]
+    # Users are looked up by id only among the caller's tenant. Not `restrict`: that would
+    # also hide the owner of an object whose owner has since left the tenant.
+    @staticmethod
+    def restrict_lookup(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(pk__in=selectors.users_visible_to(actor))
 
 
-@strawberry_django.type(models.Membership, name="Membership")
-class MembershipType(relay.Node):
+@model_type(models.Membership, name="Membership")
+class MembershipType(RestrictedNode):
     user: UserType
     role: RoleEnum
     created_at: datetime
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(pk__in=selectors.memberships_visible_to(actor_of(info)))
+    @staticmethod
+    def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(pk__in=selectors.memberships_visible_to(actor))
 
 
-@strawberry_django.type(models.TenantGroup, name="TenantGroup")
-class TenantGroupType(relay.Node):
+@model_type(models.TenantGroup, name="TenantGroup")
+class TenantGroupType(RestrictedNode):
     name: str
     created_at: datetime
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(pk__in=selectors.groups_visible_to(actor_of(info)))
+    @staticmethod
+    def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(pk__in=selectors.groups_visible_to(actor))
 
     @strawberry_django.field(prefetch_related=["group__user_set"])
     def members(self) -> list[UserType]:
         return sorted(self.group.user_set.all(), key=lambda user: user.username)
 
 
-@strawberry_django.type(models.Tenant, name="Tenant")
-class TenantType(relay.Node):
+@model_type(models.Tenant, name="Tenant")
+class TenantType(RestrictedNode):
     slug: str
     organization: str
     address: str
     email: str
     phone: str
     scan_policy: str
+    scan_pickle_allowlist: str = strawberry_django.field(
+        description="The named allowlist of pickle globals the scanner applies beyond its "
+        'default ("" for none, "sklearn" for scikit-learn, XGBoost and LightGBM).'
+    )
     allow_anonymous_read: bool
+    quota_bytes: BigInt
+    quota_files: int
     is_default: bool
     created_at: datetime
     members: DjangoListConnection[MembershipType] = strawberry_django.connection(
@@ -77,13 +73,13 @@ class TenantType(relay.Node):
         description="Groups of members that objects can be shared with."
     )
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(pk__in=selectors.tenants_visible_to(actor_of(info)))
+    @staticmethod
+    def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(pk__in=selectors.tenants_visible_to(actor))
 
 
-@strawberry_django.type(models.ApiToken, name="ApiToken")
-class ApiTokenType(relay.Node):
+@model_type(models.ApiToken, name="ApiToken")
+class ApiTokenType(RestrictedNode):
     name: str
     scopes: list[TokenScopeEnum]
     expires_at: datetime
@@ -91,9 +87,9 @@ class ApiTokenType(relay.Node):
     last_used_at: datetime | None
     user: UserType
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(pk__in=selectors.api_tokens_visible_to(actor_of(info)))
+    @staticmethod
+    def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(pk__in=selectors.api_tokens_visible_to(actor))
 
     @strawberry_django.field(only=["lookup"],
                              description="The token's first characters, to recognise it.")

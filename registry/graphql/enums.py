@@ -8,3 +8,4 @@ VocabularyUsageEnum = strawberry.enum(models.VocabularyUsage, name="VocabularyUs
 VersionStateEnum = strawberry.enum(models.VersionState, name="VersionState")
 ScanStatusEnum = strawberry.enum(models.ScanStatus, name="ScanStatus")
 UploadStateEnum = strawberry.enum(models.UploadState, name="UploadState")
+AliasActionEnum = strawberry.enum(models.AliasAction, name="AliasAction")

@@ -134,6 +134,33 @@ class CreateDatasetVersionInput(VersionCreateFields):
 
 
 @strawberry.input
+class VersionUpdateFields:
+    id: relay.GlobalID
+    description: str | None = UNSET
+    source: str | None = strawberry.field(default=UNSET,
+                                          description="Training run URI; never fetched.")
+    metrics: JSON | None = strawberry.field(default=UNSET, description="name → number")
+    state: VersionStateEnum | None = UNSET
+    metadata: MetadataChangesInput | None = UNSET
+
+
+@strawberry.input
+class UpdateModelVersionInput(VersionUpdateFields):
+    precision: str | None = UNSET
+    hardware: HardwareRequirementsInput | None = strawberry.field(
+        default=UNSET, description="Replaces the version's hardware requirements.")
+    checkpoints: list[str] | None = UNSET
+    container_images: list[ContainerImageInput] | None = UNSET
+    dataset_versions: IdListChangesInput | None = strawberry.field(
+        default=UNSET, description="Lineage: dataset versions to link and to unlink.")
+
+
+@strawberry.input
+class UpdateDatasetVersionInput(VersionUpdateFields):
+    pass
+
+
+@strawberry.input
 class SetVersionStateInput:
     version_id: relay.GlobalID
     state: VersionStateEnum

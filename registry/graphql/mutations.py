@@ -8,9 +8,10 @@ import strawberry_django
 from strawberry import UNSET, relay
 from strawberry.file_uploads import Upload
 
-from config.graphql_context import actor_of
+from config.graphql_context import DeletionType, actor_of, decode_id
 from registry import models, services
 from registry.graphql import inputs
+from registry.graphql.ids import version_from_global_id
 from registry.graphql.types import (
     ArtifactFileType,
     DatasetType,
@@ -25,28 +26,6 @@ from registry.graphql.types import (
 CATALOG_SCALARS = ("name", "description", "readme", "project_name", "status", "visibility",
                    "license", "author", "organization", "category", "architecture",
                    "framework")
-
-
-VERSION_CLASSES = {"ModelVersion": models.ModelVersion, "DatasetVersion": models.DatasetVersion}
-
-
-def version_from_global_id(actor, global_id: relay.GlobalID) -> models.Version:
-    """The model or dataset version behind `global_id` if visible, else NOT_FOUND."""
-    version_id = decode_id(global_id, *VERSION_CLASSES, field="versionId")
-    return services.version_get(actor=actor, version_class=VERSION_CLASSES[global_id.type_name],
-                                version_id=version_id)
-
-
-@strawberry.type(name="Deletion")
-class DeletionType:
-    deleted_id: relay.GlobalID
-
-
-def decode_id(global_id: relay.GlobalID, *type_names: str, field: str = "id") -> int:
-    """The primary key behind a global id of one of `type_names`, else NOT_FOUND."""
-    if global_id.type_name not in type_names or not str(global_id.node_id).isdigit():
-        raise services.not_found(field)
-    return int(global_id.node_id)
 
 
 def _changes(value, type_name: str | None = None, field: str = "") -> services.ListChanges | None:
@@ -119,6 +98,47 @@ def _hardware(value: inputs.HardwareRequirementsInput | None) -> dict:
             if getattr(value, name) not in (UNSET, None)}
 
 
+def _container_images(images: list[inputs.ContainerImageInput]) -> list[dict]:
+    return [{"registry": image.registry, "repository": image.repository,
+             "digest": image.digest} for image in images]
+
+
+def _given(**fields) -> dict:
+    """The fields a caller gave: UNSET and null both leave a field as it is."""
+    return {name: value for name, value in fields.items() if value not in (UNSET, None)}
+
+
+def _update_version(info, version_class, type_name: str, data: inputs.VersionUpdateFields,
+                    **fields):
+    actor = actor_of(info)
+    version = services.version_get(actor=actor, version_class=version_class,
+                                   version_id=decode_id(data.id, type_name), field="id")
+    return services.version_update(
+        actor=actor, version=version, field="id", metadata=_metadata_changes(data.metadata),
+        **_given(description=data.description, source_uri=data.source, metrics=data.metrics,
+                 state=data.state),
+        **fields,
+    )
+
+
+def _set_version_immutable(info, version_class, type_name: str, global_id: relay.GlobalID,
+                           immutable: bool):
+    actor = actor_of(info)
+    version = services.version_get(actor=actor, version_class=version_class,
+                                   version_id=decode_id(global_id, type_name), field="id")
+    return services.version_immutable_set(actor=actor, version=version, immutable=immutable,
+                                          field="id")
+
+
+def _delete_version(info, version_class, type_name: str,
+                    global_id: relay.GlobalID) -> DeletionType:
+    actor = actor_of(info)
+    version = services.version_get(actor=actor, version_class=version_class,
+                                   version_id=decode_id(global_id, type_name), field="id")
+    services.version_delete(actor=actor, version=version, field="id")
+    return DeletionType(deleted_id=global_id)
+
+
 @strawberry.type
 class Mutation:
     @strawberry_django.mutation(handle_django_errors=True)
@@ -164,8 +184,7 @@ class Mutation:
             precision=data.precision,
             hardware=_hardware(data.hardware),
             checkpoints=data.checkpoints,
-            container_images=[{"registry": image.registry, "repository": image.repository,
-                               "digest": image.digest} for image in data.container_images],
+            container_images=_container_images(data.container_images),
             dataset_version_ids=[decode_id(d, "DatasetVersion", field="datasetVersions")
                                  for d in data.dataset_versions],
         )
@@ -216,6 +235,37 @@ class Mutation:
             model_id=decode_id(model_id, "RegisteredModel", field="modelId"), alias=alias,
         )
 
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Protect or unprotect an alias; for those who manage the model.",
+    )
+    def protect_model_alias(self, info: strawberry.Info, model_id: relay.GlobalID, alias: str,
+                            protected: bool) -> ModelAliasType:
+        return services.model_alias_protect(
+            actor=actor_of(info),
+            model_id=decode_id(model_id, "RegisteredModel", field="modelId"), alias=alias,
+            protected=protected,
+        )
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Freeze a version (those who manage the model) or thaw it (tenant "
+                    "admins).",
+    )
+    def set_model_version_immutable(self, info: strawberry.Info, id: relay.GlobalID,
+                                    immutable: bool) -> ModelVersionType:
+        return _set_version_immutable(info, models.ModelVersion, "ModelVersion", id, immutable)
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Freeze a version (those who manage the dataset) or thaw it (tenant "
+                    "admins).",
+    )
+    def set_dataset_version_immutable(self, info: strawberry.Info, id: relay.GlobalID,
+                                      immutable: bool) -> DatasetVersionType:
+        return _set_version_immutable(info, models.DatasetVersion, "DatasetVersion", id,
+                                      immutable)
+
     @strawberry_django.mutation(handle_django_errors=True)
     def create_default_tag(self, info: strawberry.Info, data: inputs.VocabularyEntryInput
                            ) -> TagType:
@@ -242,4 +292,60 @@ class Mutation:
     def delete_metadata_key(self, info: strawberry.Info, id: relay.GlobalID) -> DeletionType:
         services.vocabulary_entry_delete(entry_class=models.MetadataKey, actor=actor_of(info),
                                          entry_id=decode_id(id, "MetadataKey"))
+        return DeletionType(deleted_id=id)
+
+    # --- Editing and deleting versions, their files and lineage ----------------------------
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Change a model version's descriptive fields, state, metadata and "
+                    "lineage (those who may change the model).",
+    )
+    def update_model_version(self, info: strawberry.Info,
+                             data: inputs.UpdateModelVersionInput) -> ModelVersionType:
+        fields = _given(precision=data.precision, hardware=data.hardware,
+                        checkpoints=data.checkpoints, container_images=data.container_images)
+        if "hardware" in fields:
+            fields["hardware"] = _hardware(fields["hardware"])
+        if "container_images" in fields:
+            fields["container_images"] = _container_images(fields["container_images"])
+        return _update_version(
+            info, models.ModelVersion, "ModelVersion", data,
+            dataset_versions=_changes(data.dataset_versions, "DatasetVersion",
+                                      "datasetVersions"),
+            **fields,
+        )
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Change a dataset version's descriptive fields, state and metadata.",
+    )
+    def update_dataset_version(self, info: strawberry.Info,
+                               data: inputs.UpdateDatasetVersionInput) -> DatasetVersionType:
+        return _update_version(info, models.DatasetVersion, "DatasetVersion", data)
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Delete a model version and its files (those who may delete the model); "
+                    "refused while an alias points at it or a DEPLOYED inference service "
+                    "serves it.",
+    )
+    def delete_model_version(self, info: strawberry.Info, id: relay.GlobalID) -> DeletionType:
+        return _delete_version(info, models.ModelVersion, "ModelVersion", id)
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Delete a dataset version and its files (those who may delete the "
+                    "dataset).",
+    )
+    def delete_dataset_version(self, info: strawberry.Info, id: relay.GlobalID
+                               ) -> DeletionType:
+        return _delete_version(info, models.DatasetVersion, "DatasetVersion", id)
+
+    @strawberry_django.mutation(
+        handle_django_errors=True,
+        description="Delete a file of a version (those who may delete its model or dataset).",
+    )
+    def delete_file(self, info: strawberry.Info, id: relay.GlobalID) -> DeletionType:
+        services.file_delete(actor=actor_of(info), file_id=decode_id(id, "ArtifactFile"))
         return DeletionType(deleted_id=id)

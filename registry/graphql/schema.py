@@ -1,12 +1,16 @@
+from datetime import datetime
+
 import strawberry
 import strawberry_django
 from django.db.models import QuerySet
+from strawberry import relay
 from strawberry_django.relay import DjangoListConnection
 
-from config.graphql_context import actor_of
+from config.graphql_context import actor_of, decode_id
 from registry import selectors
 from registry.graphql.connections import CountedListConnection
 from registry.graphql.types import (
+    AliasHistoryEntryType,
     DatasetType,
     MetadataKeyType,
     ModelVersionType,
@@ -56,4 +60,25 @@ class Query:
         return selectors.model_version_find(
             actor_of(info), name=name, project_name=project_name, version=version,
             category=category, architecture=architecture, precision=precision, alias=alias,
+        )
+
+    @strawberry_django.connection(
+        DjangoListConnection[AliasHistoryEntryType],
+        description="Every move of an alias of a visible model, newest first.",
+    )
+    def alias_history(self, info: strawberry.Info, model_id: relay.GlobalID,
+                      alias: str) -> QuerySet:
+        return selectors.alias_history(
+            actor_of(info), model_id=decode_id(model_id, "RegisteredModel", field="modelId"),
+            alias=alias,
+        )
+
+    @strawberry_django.field(
+        description="The version that held the alias at `at` (null if none did)."
+    )
+    def model_version_at(self, info: strawberry.Info, model_id: relay.GlobalID, alias: str,
+                         at: datetime) -> ModelVersionType | None:
+        return selectors.model_version_at(
+            actor_of(info), model_id=decode_id(model_id, "RegisteredModel", field="modelId"),
+            alias=alias, at=at,
         )

@@ -12,14 +12,11 @@ import strawberry_django
 from strawberry import relay
 
 from accounts.graphql.types import TenantGroupType, UserType
-from config.graphql_context import actor_of
-from registry import models, selectors, services
-from registry.graphql.mutations import decode_id
+from config.graphql_context import actor_of, decode_id
+from registry import catalog, models, selectors, services
 from registry.graphql.types import DatasetType, RegisteredModelType
 
 PermissionLevelEnum = strawberry.enum(models.AccessLevel, name="PermissionLevel")
-
-SHAREABLE = {"RegisteredModel": models.RegisteredModel, "Dataset": models.Dataset}
 
 
 @strawberry.type(name="PermissionGrant", description="A user or group and the level it holds.")
@@ -39,10 +36,11 @@ class SharingType:
 
 def _sharing(info: strawberry.Info, service, id: relay.GlobalID, users: list[relay.GlobalID],
              groups: list[relay.GlobalID], permission) -> SharingType:
+    entry_id = decode_id(id, *catalog.BY_ENTRY_TYPE_NAME)
     entry = service(
-        entry_class=SHAREABLE.get(id.type_name),
+        entry_class=catalog.BY_ENTRY_TYPE_NAME[id.type_name].entry_class,
         actor=actor_of(info),
-        entry_id=decode_id(id, *SHAREABLE),
+        entry_id=entry_id,
         level=permission.value,
         user_ids=[decode_id(user, "User", field="users") for user in users],
         group_ids=[decode_id(group, "TenantGroup", field="groups") for group in groups],

@@ -4,10 +4,10 @@ import strawberry
 import strawberry_django
 from strawberry import relay
 
-from config.graphql_context import actor_of
+from config.graphql_context import actor_of, decode_id
 from registry import transfer
+from registry.graphql.ids import version_from_global_id
 from registry.graphql.inputs import UploadPartInput
-from registry.graphql.mutations import decode_id, version_from_global_id
 from registry.graphql.scalars import BigInt
 from registry.graphql.types import ArtifactFileType, UploadSessionType
 

@@ -1,18 +1,20 @@
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
 from django.db.models import Prefetch, QuerySet
-from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry_django.relay import DjangoListConnection
 
+from accounts.actor import Actor
 from accounts.graphql.types import UserType
 from config.graphql_context import actor_of
+from config.graphql_node import RestrictedNode, model_field, model_type
 from registry import models as registry_models
 from registry import selectors, transfer
 from registry.graphql.enums import (
+    AliasActionEnum,
     ScanStatusEnum,
     StatusEnum,
     UploadStateEnum,
@@ -36,6 +38,10 @@ from scanning.graphql.fields import (
     file_scan_reports_field,
     version_scan_reports_field,
 )
+from usage.graphql.types import UsageType, usage_field
+
+if TYPE_CHECKING:
+    from deployments.graphql.types import InferenceServiceType
 
 
 @strawberry.type(name="MetadataEntry")
@@ -82,9 +88,9 @@ class VocabularyFields:
     description: str
     created_at: datetime
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return queryset.filter(tenant=actor_of(info).tenant)
+    @staticmethod
+    def restrict(queryset: QuerySet, actor: Actor) -> QuerySet:
+        return queryset.filter(tenant=actor.tenant)
 
 
 def _usage_count_field(with_usage, description: str):
@@ -100,21 +106,21 @@ def _usage_count_field(with_usage, description: str):
     return usage_count
 
 
-@strawberry_django.type(registry_models.Tag, name="Tag", filters=TagFilter, order=VocabularyOrder)
-class TagType(VocabularyFields, relay.Node):
+@model_type(registry_models.Tag, name="Tag", filters=TagFilter, order=VocabularyOrder)
+class TagType(VocabularyFields, RestrictedNode):
     usage_count: int = _usage_count_field(selectors.tags_with_usage,
                                           "Models and datasets carrying this tag.")
 
 
-@strawberry_django.type(registry_models.MetadataKey, name="MetadataKey",
+@model_type(registry_models.MetadataKey, name="MetadataKey",
                         filters=MetadataKeyFilter, order=VocabularyOrder)
-class MetadataKeyType(VocabularyFields, relay.Node):
+class MetadataKeyType(VocabularyFields, RestrictedNode):
     usage_count: int = _usage_count_field(selectors.metadata_keys_with_usage,
                                           "Entries using this metadata name.")
 
 
-@strawberry_django.type(registry_models.ArtifactFile, name="ArtifactFile")
-class ArtifactFileType(relay.Node):
+@model_type(registry_models.ArtifactFile, name="ArtifactFile")
+class ArtifactFileType(RestrictedNode):
     path: str
     size: BigInt
     sha256: str
@@ -123,10 +129,9 @@ class ArtifactFileType(relay.Node):
     created_at: strawberry.auto
     last_downloaded_at: strawberry.auto
     scan_reports: ScanReportList = file_scan_reports_field()
+    usage: UsageType = usage_field()
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_files(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_files)
 
     @strawberry_django.field(description="Follow with an authorised GET to fetch the bytes.")
     def download_url(self) -> str:
@@ -151,15 +156,15 @@ UPLOAD_LAYOUT_FIELDS = ["size", "part_count", "part_size", "staging_key", "s3_up
                         "state", "expires_at"]
 
 
-@strawberry_django.type(registry_models.UploadSession, name="UploadSession")
-class UploadSessionType(relay.Node):
+@model_type(registry_models.UploadSession, name="UploadSession")
+class UploadSessionType(RestrictedNode):
     """A resumable upload: PUT each part to its URL, then completeUpload with the ETags."""
 
     path: str
     size: BigInt
     sha256: str
     part_count: int
-    part_size: BigInt = strawberry_django.field(
+    part_size: BigInt = model_field(
         description="Every part but the last has this size; the last has the rest."
     )
     content_type: str
@@ -167,9 +172,7 @@ class UploadSessionType(relay.Node):
     created_at: strawberry.auto
     expires_at: strawberry.auto
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_upload_sessions(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_upload_sessions)
 
     @strawberry_django.field(only=["file_id"],
                              description="The file, once the upload is completed.")
@@ -208,25 +211,33 @@ class VersionFields:
     created_at: datetime
     updated_at: datetime
     created_by: UserType
+    immutable: bool = model_field(
+        description="No new files, file deletion, content change or deletion while set."
+    )
 
-    @strawberry_django.field(only=["source_uri"])
-    def source(self) -> str:
-        return self.source_uri
-
-    @strawberry_django.field(prefetch_related=["files"],
+    @strawberry_django.field(prefetch_related=[Prefetch(
+        "files", to_attr="files_scan_status", queryset=registry_models.ArtifactFile.objects.only(
+            "scan_status", "model_version", "dataset_version"))],
                              description="The worst scan status of the version's files.")
     def scan_status(self) -> ScanStatusEnum:
-        return selectors.version_scan_status(list(self.files.all()))
+        # A page's statuses come from one prefetch of that column into plain lists, without
+        # a related manager per version.
+        files = getattr(self, "files_scan_status", None)
+        if files is None:
+            files = self.files.only("scan_status")
+        return selectors.version_scan_status(files)
 
     @strawberry_django.field(description="The whole version as one archive.")
     def archive_url(self) -> str:
         return archive_url(self)
 
     scan_reports: ScanReportList = version_scan_reports_field()
+    usage: UsageType = usage_field()
+    source: str = model_field(field_name="source_uri")
 
 
-@strawberry_django.type(registry_models.ModelVersion, name="ModelVersion")
-class ModelVersionType(VersionFields, relay.Node):
+@model_type(registry_models.ModelVersion, name="ModelVersion")
+class ModelVersionType(VersionFields, RestrictedNode):
     model: Annotated["RegisteredModelType", strawberry.lazy("registry.graphql.types")]
     precision: str
     checkpoints: list[str]
@@ -234,10 +245,12 @@ class ModelVersionType(VersionFields, relay.Node):
     dataset_versions: list[Annotated["DatasetVersionType",
                                      strawberry.lazy("registry.graphql.types")]]
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.ModelVersionMetadata)
+    # Prefetched only when a query asks for it, through the services' own visibility.
+    inference_services: list[Annotated["InferenceServiceType",
+                                       strawberry.lazy("deployments.graphql.types")]] = (
+        model_field(description="The inference services serving this version."))
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_model_versions(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_model_versions)
 
     @strawberry_django.field(only=["hardware"])
     def hardware(self) -> HardwareRequirementsType:
@@ -252,29 +265,67 @@ class ModelVersionType(VersionFields, relay.Node):
         return sorted(alias.name for alias in self.aliases.all())
 
 
-@strawberry_django.type(registry_models.DatasetVersion, name="DatasetVersion")
-class DatasetVersionType(VersionFields, relay.Node):
+@model_type(registry_models.DatasetVersion, name="DatasetVersion")
+class DatasetVersionType(VersionFields, RestrictedNode):
     dataset: Annotated["DatasetType", strawberry.lazy("registry.graphql.types")]
     files: list[ArtifactFileType]
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.DatasetVersionMetadata)
-    model_versions: list[ModelVersionType] = strawberry_django.field(
+    model_versions: list[ModelVersionType] = model_field(
         description="Model versions trained or evaluated on this dataset version."
     )
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_dataset_versions(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_dataset_versions)
 
 
-@strawberry_django.type(registry_models.ModelAlias, name="ModelAlias")
-class ModelAliasType(relay.Node):
+@model_type(registry_models.ModelAlias, name="ModelAlias")
+class ModelAliasType(RestrictedNode):
     name: str
     version: ModelVersionType
     updated_at: strawberry.auto
+    protected: bool = model_field(
+        description="Only those who manage the model may move or remove it."
+    )
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_aliases(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_aliases)
+
+
+@model_type(registry_models.ModelAliasEvent, name="AliasHistoryEntry")
+class AliasHistoryEntryType(RestrictedNode):
+    alias: str
+    action: AliasActionEnum
+    version: ModelVersionType | None = model_field(
+        description="The version the alias was set or moved to; null when removed."
+    )
+    previous_version: ModelVersionType | None = model_field(
+        description="The version the alias named before; null when first set."
+    )
+    at: datetime
+
+    restrict = staticmethod(selectors.restrict_alias_events)
+
+    @strawberry_django.field(select_related=["actor"],
+                             description="Who moved it; null for a deleted user or a move "
+                                         "recorded before history was kept.")
+    def actor_name(self) -> str | None:
+        return self.actor.username if self.actor else None
+
+
+def _visible_tags(info: strawberry.Info) -> Prefetch:
+    return Prefetch("tags", to_attr="tags_visible", queryset=TagType.restrict(
+        registry_models.Tag.objects.all(), actor_of(info)))
+
+
+@strawberry_django.field(prefetch_related=[_visible_tags])
+def _tags(root, info: strawberry.Info, filters: TagFilter | None = strawberry.UNSET,
+          order: VocabularyOrder | None = strawberry.UNSET) -> list[TagType]:
+    # A page's tags come from one prefetch as plain lists: the relation's own resolver builds
+    # two managers and querysets per row, the largest share of a page's time after columns.
+    prefetched = getattr(root, "tags_visible", None)
+    if prefetched is not None and not filters and not order:
+        return prefetched
+    tags = TagType.restrict(root.tags.all(), actor_of(info))
+    return list(strawberry_django.ordering.apply(
+        order, strawberry_django.filters.apply(filters, tags, info), info))
 
 
 @strawberry.type
@@ -296,39 +347,36 @@ class CatalogFields:
     created_at: datetime
     updated_at: datetime
     owner: UserType
-    tags: list[TagType]
+    tags: list[TagType] = _tags
+    usage: UsageType = usage_field()
 
 
-@strawberry_django.type(registry_models.RegisteredModel, name="RegisteredModel",
+@model_type(registry_models.RegisteredModel, name="RegisteredModel",
                         filters=RegisteredModelFilter, order=RegisteredModelOrder)
-class RegisteredModelType(CatalogFields, relay.Node):
+class RegisteredModelType(CatalogFields, RestrictedNode):
     versions: DjangoListConnection[ModelVersionType] = strawberry_django.connection()
     aliases: list[ModelAliasType]
     datasets: list[Annotated["DatasetType", strawberry.lazy("registry.graphql.types")]]
-    latest_version: ModelVersionType | None = strawberry_django.field(
+    latest_version: ModelVersionType | None = model_field(
         description="The newest version by semantic-version precedence."
     )
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.ModelMetadata)
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_catalog(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_catalog)
 
 
 
-@strawberry_django.type(registry_models.Dataset, name="Dataset", filters=DatasetFilter,
+@model_type(registry_models.Dataset, name="Dataset", filters=DatasetFilter,
                         order=DatasetOrder)
-class DatasetType(CatalogFields, relay.Node):
+class DatasetType(CatalogFields, RestrictedNode):
     versions: DjangoListConnection[DatasetVersionType] = strawberry_django.connection()
-    latest_version: DatasetVersionType | None = strawberry_django.field(
+    latest_version: DatasetVersionType | None = model_field(
         description="The newest version by semantic-version precedence."
     )
     metadata: list[MetadataEntryType] = _metadata_field(registry_models.DatasetMetadata)
-    models: list[RegisteredModelType] = strawberry_django.field(
+    models: list[RegisteredModelType] = model_field(
         description="Models that declare this dataset in their lineage."
     )
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet, info: strawberry.Info, **kwargs) -> QuerySet:
-        return selectors.restrict_catalog(queryset, actor_of(info))
+    restrict = staticmethod(selectors.restrict_catalog)
 

@@ -2,10 +2,9 @@ import strawberry
 import strawberry_django
 from strawberry import relay
 
-from config.graphql_context import actor_of
-from registry import services as registry_services
-from registry.errors import CodedValidationError
-from registry.graphql.mutations import VERSION_CLASSES, decode_id
+from accounts.errors import CodedValidationError
+from config.graphql_context import actor_of, decode_id
+from registry.graphql.ids import version_from_global_id
 from registry.graphql.types import ArtifactFileType
 from scanning import services
 from scanning.errors import ScanningErrorCode
@@ -35,10 +34,7 @@ class Mutation:
                 actor=actor, file_id=decode_id(file_id, "ArtifactFile", field="fileId")
             )
             return RescanQueuedType(files=[artifact])
-        version = registry_services.version_get(
-            actor=actor, version_class=VERSION_CLASSES.get(version_id.type_name),
-            version_id=decode_id(version_id, *VERSION_CLASSES, field="versionId"),
-        )
+        version = version_from_global_id(actor, version_id)
         return RescanQueuedType(files=services.version_rescan(actor=actor, version=version))
 
     @strawberry_django.mutation(

@@ -6,8 +6,7 @@ from strawberry import relay
 from strawberry_django.relay import DjangoListConnection
 
 from config.graphql_context import actor_of
-from registry import services as registry_services
-from registry.graphql.mutations import VERSION_CLASSES, decode_id
+from registry.graphql.ids import version_from_global_id
 from scanning import selectors
 from scanning.graphql.types import ScanReportType
 from scanning.models import ScanReport
@@ -22,10 +21,7 @@ class Query:
     )
     def scan_reports(self, info: strawberry.Info, version_id: relay.GlobalID) -> QuerySet:
         try:
-            version = registry_services.version_get(
-                actor=actor_of(info), version_class=VERSION_CLASSES.get(version_id.type_name),
-                version_id=decode_id(version_id, *VERSION_CLASSES, field="versionId"),
-            )
+            version = version_from_global_id(actor_of(info), version_id)
         except ValidationError:  # unknown and invisible look alike
             return ScanReport.objects.none()
         return selectors.version_reports(version)

@@ -133,13 +133,17 @@ class DecompressingRaw(io.RawIOBase):
 
     def _read_chunk(self, length: int) -> bytes:
         length = min(length, self._size - self._position)
-        while len(self._pending) < length:
+        # Pieces are joined once: appending to one bytes object would copy it at every piece.
+        pieces, available = [self._pending], len(self._pending)
+        while available < length:
             if self._decompressor.eof or self._consumed >= self._source.size:  # type: ignore[attr-defined]
                 raise EOFError("compressed data ended before the declared size")
             compressed = self._source.read_at(self._consumed, COMPRESSED_CHUNK)
             self._consumed += len(compressed)
-            self._pending += self._decompressor.decompress(compressed)  # type: ignore[attr-defined]
-        data, self._pending = self._pending[:length], self._pending[length:]
+            pieces.append(self._decompressor.decompress(compressed))  # type: ignore[attr-defined]
+            available += len(pieces[-1])
+        pending = b"".join(pieces)
+        data, self._pending = pending[:length], pending[length:]
         self._position += len(data)
         return data
 

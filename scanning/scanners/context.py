@@ -24,9 +24,13 @@ NestedScan = Callable[[Blob, str, int], Kind]
 class Context:
     limits: ScanLimits
     scan_nested: NestedScan
+    # A named allowlist of pickle globals the tenant opted in to (pickle_policy), or "".
+    pickle_allowlist: str = ""
     findings: list[Finding] = field(default_factory=list)
     _recorded: set[Finding] = field(default_factory=set, init=False, repr=False)
     failed: bool = False
+    # The findings that record a failure to read (fail()), as opposed to what content holds.
+    _failures: set[Finding] = field(default_factory=set, init=False, repr=False)
     # Spooled temporary files of decompressed members, closed when the scan ends.
     resources: ExitStack = field(default_factory=ExitStack)
 
@@ -40,6 +44,7 @@ class Context:
         """Records that content selected by its format could not be read: the verdict is ERROR."""
         self.failed = True
         self.add(Severity.HIGH, code, message, location)
+        self._failures.add(Finding(Severity.HIGH, code, message, location))
 
     def too_deep(self, nesting: int, location: str) -> bool:
         """Whether the members of a container at `nesting` would be nested too deeply to open."""
@@ -54,11 +59,17 @@ class Context:
         return True
 
     def verdict(self) -> Verdict:
-        # An unreadable part may hide anything, so ERROR outranks FLAGGED: a tenant policy of
-        # "warn" may release flagged files, never files that were not fully inspected.
+        # Content already judged dangerous (HIGH or worse: code, unknown imports, escapes) is
+        # FLAGGED even if a later part could not be read: payloads are followed by broken
+        # bytes precisely so that the scan ends as an unexplained error. Otherwise an
+        # unreadable part may hide anything, so ERROR outranks the lesser findings: a tenant
+        # policy of "warn" keeps flagged files downloadable, never files not fully inspected.
+        content = [f for f in self.findings if f not in self._failures]
+        if any(f.severity.rank >= Severity.HIGH.rank for f in content):
+            return Verdict.FLAGGED
         if self.failed:
             return Verdict.ERROR
-        if any(f.severity.rank >= Severity.MEDIUM.rank for f in self.findings):
+        if any(f.severity.rank >= Severity.MEDIUM.rank for f in content):
             return Verdict.FLAGGED
         return Verdict.CLEAN
 

@@ -8,9 +8,10 @@ import time
 import zlib
 from typing import BinaryIO
 
-from . import hdf5, keras, numpy, onnx, pickle, safetensors, tar, zip
+from . import gguf, hdf5, keras, numpy, onnx, pickle, safetensors, savedmodel, sweep, tar, zip
 from .blob import Blob
 from .context import Context, Kind
+from .pickle_policy import NAMED_ALLOWLISTS
 from .result import SCANNER_VERSION, ScanLimits, ScanResult, Severity
 
 PICKLE = Kind("pickle", "pickle")
@@ -26,6 +27,9 @@ _MAGIC_SCANNERS = {
     "xz": tar.scan_compressed,
     "tar": tar.scan,
     "safetensors": safetensors.scan,
+    "gguf": gguf.scan,
+    "zlib": tar.scan_compressed,
+    "unsupported": tar.scan_unsupported,
 }
 # What a scan reports if a scanner crashes, by the magic that selected it.
 _MAGIC_KINDS = {
@@ -38,6 +42,9 @@ _MAGIC_KINDS = {
     "xz": Kind("archive", "xz"),
     "tar": Kind("archive", "tar"),
     "safetensors": Kind("safetensors", "safetensors"),
+    "gguf": Kind("gguf", "gguf"),
+    "zlib": Kind("archive", "zlib"),
+    "unsupported": Kind("archive", "unsupported"),
 }
 _IMAGES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif"}
 # What reading and parsing content can raise, scanner bugs included: such a failure becomes an
@@ -50,17 +57,25 @@ DEFAULT_LIMITS = ScanLimits()
 
 
 def scan_stream(
-    stream: BinaryIO, *, name: str = "", limits: ScanLimits = DEFAULT_LIMITS
+    stream: BinaryIO,
+    *,
+    name: str = "",
+    limits: ScanLimits = DEFAULT_LIMITS,
+    pickle_allowlist: str = "",
 ) -> ScanResult:
     """Scans a seekable binary stream (read and seek only) and reports what it found.
+    `pickle_allowlist` names extra pickle globals to allow (pickle_policy.NAMED_ALLOWLISTS).
 
     Never raises for what the content or the stream does (that is an ERROR result); a time limit
     or other interruption raised while scanning propagates.
     """
+    if pickle_allowlist and pickle_allowlist not in NAMED_ALLOWLISTS:
+        raise ValueError(f"no pickle allowlist named {pickle_allowlist!r}")
     started = time.perf_counter()
     location = name or "<stream>"
     context = Context(
         limits=limits,
+        pickle_allowlist=pickle_allowlist,
         scan_nested=lambda blob, where, nesting: scan_blob(blob, where, context, nesting),
     )
     kind = UNKNOWN
@@ -80,6 +95,7 @@ def scan_stream(
         findings=list(context.findings),
         detected_format=kind.format,
         duration_seconds=time.perf_counter() - started,
+        incomplete=context.failed,
     )
 
 
@@ -97,6 +113,10 @@ def identify(prefix: bytes, size: int) -> str:
         return "bzip2"
     if prefix.startswith(b"\xfd7zXZ\x00"):
         return "xz"
+    if tar.unsupported(prefix):
+        return "unsupported"
+    if prefix.startswith(gguf.MAGIC):
+        return "gguf"
     if tar.is_tar_header(prefix):
         return "tar"
     if safetensors.has_header(prefix, size):
@@ -105,6 +125,8 @@ def identify(prefix: bytes, size: int) -> str:
         return "pickle"
     if hdf5.userblock_offset(prefix):
         return "hdf5"
+    if tar.is_zlib(prefix):
+        return "zlib"
     return ""
 
 
@@ -143,7 +165,9 @@ def _scan_unannounced(
     """Content without magic bytes: tried as each magic-less format in turn."""
     if pickle.scan(blob, location, context, claim=pickle.Claim.CANDIDATE):
         return PICKLE
-    kind = onnx.scan(blob, location, context, nesting)
+    kind = onnx.scan(blob, location, context, nesting) or savedmodel.scan(
+        blob, location, context, nesting
+    )
     if kind is not None:
         return kind
     if safetensors.may_be_header(prefix):
@@ -152,6 +176,8 @@ def _scan_unannounced(
     if kind is not None:
         return kind
     kind = Kind("unknown", _describe(prefix))
+    if sweep.sweep(blob, location, context, text=kind.format == "text"):
+        return Kind("pickle", f"{kind.format} with embedded pickle")
     if nesting == 0:
         context.add(
             Severity.INFO,

@@ -1,4 +1,5 @@
-"""ONNX scanner: finds tensors whose external data would be read from outside the model folder.
+"""ONNX scanner: finds tensors whose external data would be read from outside the model folder,
+and operators of custom domains (native code the runtime loads from elsewhere).
 
 ONNX is a protobuf without magic bytes, so content counts as ONNX only when it parses as a
 ModelProto with an ir_version and a graph. The protobuf is walked as a stream rather than
@@ -11,16 +12,8 @@ from typing import BinaryIO
 from . import paths
 from .blob import Blob
 from .context import Context, Kind
+from .protowire import Walker, WireError
 from .result import Severity
-
-_VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
-_MAX_DEPTH = 64  # graphs nest through If/Loop attributes; real models stay far below
-_MAX_STRING = 64 * 1024
-
-
-class WireError(ValueError):
-    pass
-
 
 # Which fields of each message to descend into: field number -> message name. Everything else
 # is skipped. Names follow onnx.proto.
@@ -42,8 +35,19 @@ _MESSAGES: dict[str, dict[int, str]] = {
     "TensorProto": {13: "StringStringEntryProto"},
     "StringStringEntryProto": {},
 }
-# String fields worth reading: TensorProto.name, StringStringEntryProto.key and .value.
-_STRINGS = {("TensorProto", 8), ("StringStringEntryProto", 1), ("StringStringEntryProto", 2)}
+# String fields worth reading: TensorProto.name, StringStringEntryProto.key and .value,
+# NodeProto.op_type and .domain, FunctionProto.name and .domain.
+_STRINGS = {
+    ("TensorProto", 8), ("StringStringEntryProto", 1), ("StringStringEntryProto", 2),
+    ("NodeProto", 4), ("NodeProto", 7), ("FunctionProto", 1), ("FunctionProto", 10),
+}  # fmt: skip
+# Operators of these domains ship with ONNX and onnxruntime (com.microsoft: its contrib ops).
+# Any other domain is a custom operator, which a runtime finds in a native library that it
+# must be told to load: code outside the model, and outside the scan.
+STANDARD_DOMAINS = frozenset({
+    "", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training",
+    "com.microsoft", "com.microsoft.nchwc", "com.microsoft.experimental",
+})  # fmt: skip
 
 
 def scan(blob: Blob, location: str, context: Context, nesting: int) -> Kind | None:
@@ -55,8 +59,17 @@ def scan(blob: Blob, location: str, context: Context, nesting: int) -> Kind | No
         model = walker.message("ModelProto", blob.size, depth=0)
     except (WireError, EOFError):
         return None
-    if not model.get("ir_version") or not model.get("graph"):
+    if not model.get(1) or not model.get(7):  # ir_version, graph
         return None
+    for domain, op_type in sorted(walker.nodes - walker.functions):
+        if domain not in STANDARD_DOMAINS:
+            context.add(
+                Severity.MEDIUM,
+                "onnx.custom_operator",
+                f"operator {op_type!r} of the custom domain {domain!r} runs code from a native "
+                "library outside the model",
+                location,
+            )
     for tensor, path in walker.external_locations:
         if paths.escapes(path) or "\x00" in path:
             context.add(
@@ -68,71 +81,24 @@ def scan(blob: Blob, location: str, context: Context, nesting: int) -> Kind | No
     return Kind("onnx", "onnx")
 
 
-class _Walker:
+class _Walker(Walker):
     def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
+        super().__init__(stream, _MESSAGES, _STRINGS)
         self.external_locations: list[tuple[str, str]] = []
+        self.nodes: set[tuple[str, str]] = set()  # (domain, op_type)
+        self.functions: set[tuple[str, str]] = set()  # model-local functions, by domain and name
         # An entry is read before its tensor's name (field 13 may precede field 8 in the
         # stream), so locations wait here until their tensor closes.
         self._pending: list[str] = []
 
-    def message(self, kind: str, end: int, depth: int) -> dict[str, object]:
-        """Reads a message up to `end`; returns what the caller needs to know about it."""
-        if depth > _MAX_DEPTH:
-            raise WireError("messages nested too deeply")
-        facts: dict[str, object] = {}
-        strings: dict[int, str] = {}
-        children = _MESSAGES[kind]
-        while (position := self._stream.tell()) < end:
-            key = self._varint()
-            number, wire_type = key >> 3, key & 7
-            if number == 0:
-                raise WireError(f"field number 0 at offset {position}")
-            if wire_type == _VARINT:
-                value = self._varint()
-                if kind == "ModelProto" and number == 1:
-                    facts["ir_version"] = value
-            elif wire_type == _LENGTH:
-                length = self._varint()
-                field_end = self._stream.tell() + length
-                if field_end > end:
-                    raise WireError(f"field {number} runs past its message")
-                if number in children:
-                    self.message(children[number], field_end, depth + 1)
-                    if kind == "ModelProto" and number == 7:
-                        facts["graph"] = True
-                elif (kind, number) in _STRINGS and length <= _MAX_STRING:
-                    strings[number] = self._read(length).decode("utf-8", "replace")
-                else:
-                    self._stream.seek(field_end)
-            elif wire_type in (_FIXED64, _FIXED32):
-                self._read(8 if wire_type == _FIXED64 else 4)
-            else:
-                raise WireError(f"wire type {wire_type} at offset {position}")
-        if self._stream.tell() != end:
-            raise WireError("a field runs past its message")
-        self._collect(kind, strings)
-        return facts
-
-    def _collect(self, kind: str, strings: dict[int, str]) -> None:
+    def collect(self, kind: str, strings: dict[int, str]) -> None:
         if kind == "StringStringEntryProto" and strings.get(1) == "location":
             self._pending.append(strings.get(2, ""))
+        elif kind == "NodeProto":
+            self.nodes.add((strings.get(7, ""), strings.get(4, "")))
+        elif kind == "FunctionProto":
+            self.functions.add((strings.get(10, ""), strings.get(1, "")))
         elif kind == "TensorProto":
             name = strings.get(8, "?")
             self.external_locations.extend((name, path) for path in self._pending)
             self._pending.clear()
-
-    def _varint(self) -> int:
-        result = 0
-        for shift in range(0, 70, 7):
-            byte = self._read(1)[0]
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-        raise WireError("varint longer than 10 bytes")
-
-    def _read(self, length: int) -> bytes:
-        data = self._stream.read(length)
-        if len(data) != length:
-            raise EOFError("truncated")
-        return data

@@ -7,6 +7,8 @@ or the network, or loads another pickle; everything else is unknown and denied b
 """
 
 import _compat_pickle  # the Unpickler's own table of Python 2 names (fix_imports)
+import re
+from dataclasses import dataclass
 
 from .result import Severity
 
@@ -62,8 +64,19 @@ ALLOWED: dict[str, frozenset[str]] = {
         "torch._tensor": ["_rebuild_from_type_v2"],  # calls a rebuilder that is itself checked
         "torch.storage": ["TypedStorage", "UntypedStorage"],
         "torch.nn.parameter": ["Parameter"],
+        # joblib's array container; the scan reads past its array bytes as joblib does
+        "joblib.numpy_pickle": ["NumpyArrayWrapper"],
+        # TorchScript's pickles rebuild lists and tensors with these
+        "torch.jit._pickle": [
+            "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+            "build_tensor_from_id", "restore_type_tag",
+        ],
     }.items()
 }  # fmt: skip
+
+# TorchScript's unpickler resolves classes of this pseudo-module to the archive's compiled
+# code (checked by the TorchScript scanner); no Python module of that name can be imported.
+TORCHSCRIPT_CLASSES = "__torch__"
 
 # Modules whose every global is dangerous (the module itself and all its submodules).
 DENIED_MODULES = frozenset({
@@ -85,6 +98,7 @@ DENIED_MODULES = frozenset({
     "pickle", "_pickle", "cPickle", "marshal", "dill", "cloudpickle", "joblib", "yaml",
     "torch.hub", "torch.jit", "torch.package", "torch.serialization", "torch.utils.cpp_extension",
     "numpy.f2py", "numpy.distutils", "numpy.testing", "pandas.io.pickle",
+    "sklearn.externals",  # vendored joblib and others in old scikit-learn
 })  # fmt: skip
 
 # Dangerous globals of modules that are otherwise unremarkable.
@@ -105,6 +119,57 @@ DENIED_NAMES = frozenset({
 })  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Allowlist:
+    """Globals of a family of libraries, allowed when a tenant opts in: `packages` are module
+    prefixes whose classes (CamelCase names, and Cython's unpickle helpers for them) are
+    allowed, `names` exact (module, name) pairs."""
+
+    packages: frozenset[str]
+    names: frozenset[tuple[str, str]]
+
+    def allows(self, module: str, name: str) -> bool:
+        if (module, name) in self.names:
+            return True
+        parts = module.split(".")
+        in_package = any(".".join(parts[:i]) in self.packages for i in range(2, len(parts) + 1))
+        return in_package and bool(_CLASS_NAME.fullmatch(name))
+
+
+_CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9_]*|__pyx_unpickle_[A-Za-z0-9_]+")
+_SKLEARN_PACKAGES = [
+    "linear_model", "tree", "ensemble", "svm", "neighbors", "naive_bayes", "preprocessing",
+    "pipeline", "compose", "decomposition", "cluster", "feature_extraction",
+    "feature_selection", "impute", "discriminant_analysis", "gaussian_process", "isotonic",
+    "kernel_approximation", "kernel_ridge", "mixture", "multiclass", "multioutput",
+    "neural_network", "calibration", "cross_decomposition", "dummy", "manifold",
+    "random_projection", "semi_supervised", "covariance", "_loss",
+]  # fmt: skip
+# Named allowlists a tenant may opt in to (Tenant.scan_pickle_allowlist). Denied modules and
+# names stay denied: an allowlist only turns unknown globals into allowed ones.
+NAMED_ALLOWLISTS = {
+    "sklearn": Allowlist(
+        packages=frozenset(f"sklearn.{package}" for package in _SKLEARN_PACKAGES),
+        names=frozenset({
+            ("sklearn.utils._bunch", "Bunch"),
+            ("numpy.random._pickle", "__randomstate_ctor"),
+            ("numpy.random._pickle", "__bit_generator_ctor"),
+            ("numpy.random._pickle", "__generator_ctor"),
+            ("numpy.random.mtrand", "RandomState"),
+            ("numpy.random._mt19937", "MT19937"),
+            ("scipy.sparse._csr", "csr_matrix"), ("scipy.sparse._csc", "csc_matrix"),
+            ("scipy.sparse._coo", "coo_matrix"), ("scipy.sparse.csr", "csr_matrix"),
+            ("xgboost.core", "Booster"), ("lightgbm.basic", "Booster"),
+            *(("xgboost.sklearn", name) for name in (
+                "XGBModel", "XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier",
+                "XGBRFRegressor")),
+            *(("lightgbm.sklearn", name) for name in (
+                "LGBMModel", "LGBMClassifier", "LGBMRegressor", "LGBMRanker")),
+        }),
+    ),
+}  # fmt: skip
+
+
 def normalise(module: str, name: str) -> tuple[str, str]:
     """Python 3 names for Python 2 ones (`__builtin__`, `copy_reg`), as the Unpickler maps them."""
     if (module, name) in _compat_pickle.NAME_MAPPING:
@@ -112,9 +177,14 @@ def normalise(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
-def judge(module: str, name: str) -> Severity | None:
-    """CRITICAL for a known-dangerous global, HIGH for an unknown one, None if allowed."""
+def judge(module: str, name: str, allowlist: str = "") -> Severity | None:
+    """CRITICAL for a known-dangerous global, HIGH for an unknown one, None if allowed (by
+    default, or by the named allowlist `allowlist` of NAMED_ALLOWLISTS)."""
     module, name = normalise(module, name)
+    if name in ALLOWED.get(module, ()):  # exact names, allowed even in denied modules
+        return None
+    if module.split(".")[0] == TORCHSCRIPT_CLASSES and "__" not in name:
+        return None
     parts = module.split(".")
     if any(".".join(parts[:i]) in DENIED_MODULES for i in range(1, len(parts) + 1)):
         return Severity.CRITICAL
@@ -125,6 +195,6 @@ def judge(module: str, name: str) -> Severity | None:
         part.startswith("__") for part in attribute_path[1:]
     ):
         return Severity.CRITICAL
-    if name in ALLOWED.get(module, ()):
+    if allowlist and NAMED_ALLOWLISTS[allowlist].allows(module, name):
         return None
     return Severity.HIGH

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 # One version for the whole suite: bump it whenever a rule, list or limit changes, so that
 # stored files are rescanned.
-SCANNER_VERSION = "1.0.0"
+SCANNER_VERSION = "1.1.0"
 
 
 class Severity(StrEnum):
@@ -66,3 +66,5 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     detected_format: str = ""
     duration_seconds: float = 0.0
+    # Part of the content could not be read (a failure finding), whatever the verdict.
+    incomplete: bool = False

@@ -8,7 +8,6 @@ import struct
 
 from .blob import Blob
 from .context import Context, Kind
-from .result import Severity
 
 # Bits per element of the dtypes safetensors defines.
 _DTYPE_BITS = {
@@ -34,15 +33,19 @@ def has_header(prefix: bytes, size: int) -> bool:
 
 
 def may_be_header(prefix: bytes) -> bool:
-    """A safetensors start whose length does not fit: a truncated or tampered file."""
-    return len(prefix) >= 9 and prefix[8:9] == b"{" and prefix[4:8] == b"\x00" * 4
+    """A safetensors start whose length does not fit: a truncated or tampered file, or an
+    absurd length. The length must look binary (text such as `var x = {` is not one)."""
+    if len(prefix) < 10 or prefix[8:9] != b"{" or prefix[9:10] not in b'"} \t\r\n':
+        return False
+    return prefix[4:8] == b"\x00" * 4 or any(byte < 0x20 or byte > 0x7E for byte in prefix[:8])
 
 
 def scan(blob: Blob, location: str, context: Context, nesting: int) -> Kind:
     try:
         _validate(blob, context.limits.max_safetensors_header_bytes)
     except (ValueError, RecursionError) as error:  # HeaderError, JSON and UTF-8 errors
-        context.add(Severity.HIGH, "safetensors.invalid_header", str(error), location)
+        # Not readable as safetensors means not inspected: an error, never a pass.
+        context.fail("safetensors.invalid_header", str(error), location)
     return Kind("safetensors", "safetensors")
 
 

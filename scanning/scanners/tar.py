@@ -21,17 +21,73 @@ from .context import Context, Kind, member_location
 from .result import Severity
 
 _BLOCK = 512
+COMPRESSED_PROBE = 8 * 1024
 _DECOMPRESSORS = {
     b"\x1f\x8b": ("gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
     b"BZ": ("bzip2", bz2.BZ2File),
     b"\xfd7": ("xz", lzma.LZMAFile),
 }
-_TAR_FORMATS = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz"}
+_TAR_FORMATS = {"gzip": "tar.gz", "bzip2": "tar.bz2", "xz": "tar.xz", "zlib": "tar.zlib"}
+# Formats whose decompressors the standard library lacks: their content cannot be seen, so
+# they fail closed (7z hid the pickles of nullifAI; joblib writes lz4 when asked).
+UNSUPPORTED = {
+    b"7z\xbc\xaf\x27\x1c": "7z",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"Rar!\x1a\x07": "rar",
+}
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 class _BombDetected(Exception):
     pass
+
+
+def is_zlib(prefix: bytes) -> bool:
+    """A zlib stream (joblib's default compression): a valid header whose start inflates and
+    does not read as text. The header alone is two bytes that text can spell ("x^")."""
+    if len(prefix) < 2 or prefix[0] != 0x78 or (prefix[0] << 8 | prefix[1]) % 31:
+        return False
+    decompressor = zlib.decompressobj()
+    try:
+        decompressor.decompress(prefix[:COMPRESSED_PROBE], BUFFER_SIZE)
+    except zlib.error:
+        return False
+    return decompressor.eof or any(
+        not 32 <= byte < 127 and byte not in b"\t\r\n" for byte in prefix[:256]
+    )
+
+
+def unsupported(prefix: bytes) -> str:
+    return next((name for magic, name in UNSUPPORTED.items() if prefix.startswith(magic)), "")
+
+
+def scan_unsupported(blob: Blob, location: str, context: Context, nesting: int) -> Kind:
+    name = unsupported(blob.prefix())
+    context.fail(
+        "archive.unsupported_format", f"{name} content cannot be decompressed and inspected",
+        location,
+    )
+    return Kind("archive", name)
+
+
+class _ZlibFile(io.RawIOBase):
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._decompressor = zlib.decompressobj()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = b""
+        while not data and not self._decompressor.eof:
+            pending = self._decompressor.unconsumed_tail or self._raw.read(COMPRESSED_PROBE)
+            if not pending:
+                raise EOFError("the zlib stream ends before its end marker")
+            data = self._decompressor.decompress(pending, len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def is_tar_header(prefix: bytes) -> bool:
@@ -65,7 +121,7 @@ def scan(blob: Blob, location: str, context: Context, nesting: int) -> Kind:
 
 
 def scan_compressed(blob: Blob, location: str, context: Context, nesting: int) -> Kind:
-    name, open_decompressed = _DECOMPRESSORS[blob.prefix(2)]
+    name, open_decompressed = _DECOMPRESSORS.get(blob.prefix(2), ("zlib", _ZlibFile))
     compressed = blob.open()
     meter = _Meter(open_decompressed(compressed), compressed, context)
     decompressed = io.BufferedReader(meter, BUFFER_SIZE)

@@ -14,7 +14,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from . import paths, pickle
+from . import paths, pickle, torchscript
 from .blob import Blob, decompressed_blob
 from .context import Context, Kind, member_location
 from .result import Severity
@@ -243,6 +243,8 @@ def _decode(raw_name: bytes, flags: int) -> str:
 def _kind_of(entries: list[_Entry]) -> Kind:
     names = {entry.name for entry in entries}
     if any(posixpath.basename(name) == "data.pkl" and name.count("/") <= 1 for name in names):
+        if any(torchscript.CODE.match(name) for name in names):
+            return Kind("pytorch", "torchscript")
         return Kind("pytorch", "pytorch")
     if "config.json" in names and names & {"metadata.json", "model.weights.h5"}:
         return Kind("zip", "keras")
@@ -377,7 +379,9 @@ def _scan_member(
     member = _member_blob(blob, entry)
     names = (entry.name, entry.local_name)
     try:
-        if any(name.endswith(_PICKLE_SUFFIXES) for name in names):
+        if kind.format == "torchscript" and any(torchscript.CODE.match(n) for n in names):
+            torchscript.check_code(member, where, context)
+        elif any(name.endswith(_PICKLE_SUFFIXES) for name in names):
             pickle.scan(member, where, context, claim=pickle.Claim.CLAIMED)
             if member.size <= context.limits.max_pickle_bytes:
                 _check_crc(member, entry, where, context)

@@ -75,6 +75,7 @@ def refresh(token: str) -> dict:
 
 def served_status() -> int:
     """What an allowed file download answers: S3 redirects to a presigned URL."""
-    from registry import storage
+    from registry.storage.backends import backend
+    from registry.storage.s3 import S3Backend
 
-    return 302 if isinstance(storage.backend(), storage.S3Backend) else 200
+    return 302 if isinstance(backend(), S3Backend) else 200

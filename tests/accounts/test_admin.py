@@ -11,10 +11,12 @@ from django.utils import timezone
 from accounts.admin import TenantScopedAdminMixin, tenant_lookup
 from accounts.authentication import SESSION_TENANT_KEY
 from accounts.models import ApiToken, LoginSession, Membership, Role, Tenant, TenantGroup
+from accounts.selectors import actor_for
 from registry.models import ArtifactFile, Blob, ModelVersion, RegisteredModel, Tag
 from scanning.models import ScanRelease, ScanReport
 from tests.accounts.conftest import PASSWORD, login
 from tests.accounts.world import build_world
+from usage import services as usage_services
 
 User = get_user_model()
 
@@ -37,6 +39,8 @@ def tenants(db, default_tenant):
     worlds = build_world("alpha"), build_world("bravo")
     for world in worlds:
         login(world.member.username, tenant=world.tenant.slug)
+        usage_services.pull_record(actor=actor_for(user=world.member, tenant=world.tenant),
+                                   artifact=world.file)
         report = ScanReport.objects.create(file=world.file, trigger="upload",
                                            scanner_version="1", started_at=timezone.now())
         ScanRelease.objects.create(file=world.file, report=report, released_by=world.admin,

@@ -44,13 +44,15 @@ def test_the_secret_is_shown_once_and_stored_hashed(maintainer):
                                                 "prefix": f"rgk_{stored.lookup}"}]}}
 
 
+NAME_RULE = {"message": "Give 1-100 characters, without surrounding spaces or control "
+                        "characters."}
+
+
 @pytest.mark.parametrize(("data", "error"), [
     ({"scopes": []}, {"code": "invalid_scope", "field": "scopes",
                       "message": "Give one or more of read, write, admin."}),
-    ({"name": "  "}, {"code": "invalid_name", "field": "name",
-                      "message": "Give 1-100 characters."}),
-    ({"name": "x" * 101}, {"code": "invalid_name", "field": "name",
-                           "message": "Give 1-100 characters."}),
+    ({"name": "  "}, {"code": "invalid_name", "field": "name", **NAME_RULE}),
+    ({"name": "x" * 101}, {"code": "invalid_name", "field": "name", **NAME_RULE}),
     ({"expiresAt": "2029-12-31T12:00:00+00:00"},
      {"code": "invalid_expiry", "field": "expiresAt",
       "message": "Must be in the future and at most 365 days away."}),

@@ -31,6 +31,8 @@ MUTATIONS = {
     "deleteTenant": (mutation("($id: ID!, $slug: String!)",
                               "deleteTenant(id: $id, confirmSlug: $slug)"),
                      {"id": "@tenant", "slug": "$slug"}),
+    "updateTenant": (mutation("($id: ID!)", 'updateTenant(data: {id: $id, scanPolicy: "warn", '
+                              "allowAnonymousRead: true})"), {"id": "@tenant"}),
     "setMemberRole": (mutation("($user: ID!)", "setMemberRole(userId: $user, role: VIEWER)"),
                       {"user": "@member"}),
     "removeMember": (mutation("($user: ID!)", "removeMember(userId: $user)"),
@@ -84,6 +86,22 @@ MUTATIONS = {
     "setVersionState": (
         mutation("($data: SetVersionStateInput!)", "setVersionState(data: $data)"),
         {"data": {"versionId": "@model_version", "state": "ARCHIVED"}}),
+    "updateModelVersion": (
+        mutation("($data: UpdateModelVersionInput!)", "updateModelVersion(data: $data)"),
+        {"data": {"id": "@model_version", "description": "taken over"}}),
+    "updateModelVersion/link their dataset version": (
+        mutation("($data: UpdateModelVersionInput!)", "updateModelVersion(data: $data)"),
+        {"data": {"id": "~model_version", "datasetVersions": {"add": ["@dataset_version"]}}}),
+    "updateDatasetVersion": (
+        mutation("($data: UpdateDatasetVersionInput!)", "updateDatasetVersion(data: $data)"),
+        {"data": {"id": "@dataset_version", "description": "taken over"}}),
+    "deleteModelVersion": (mutation("($id: ID!)", "deleteModelVersion(id: $id)"),
+                           {"id": "@model_version"}),
+    "deleteDatasetVersion": (mutation("($id: ID!)", "deleteDatasetVersion(id: $id)"),
+                             {"id": "@dataset_version"}),
+    "deleteFile": (mutation("($id: ID!)", "deleteFile(id: $id)"), {"id": "@file"}),
+    "deleteFile/dataset file": (mutation("($id: ID!)", "deleteFile(id: $id)"),
+                                {"id": "@dataset_file"}),
     "setModelAlias": (
         mutation("($model: ID!, $version: ID!)",
                  'setModelAlias(modelId: $model, alias: "prod", versionId: $version)'),
@@ -96,6 +114,16 @@ MUTATIONS = {
         mutation("($model: ID!, $alias: String!)",
                  "removeModelAlias(modelId: $model, alias: $alias)"),
         {"model": "@model", "alias": "$alias"}),
+    "protectModelAlias": (
+        mutation("($model: ID!, $alias: String!)",
+                 "protectModelAlias(modelId: $model, alias: $alias, protected: true)"),
+        {"model": "@model", "alias": "$alias"}),
+    "setModelVersionImmutable": (
+        mutation("($id: ID!)", "setModelVersionImmutable(id: $id, immutable: true)"),
+        {"id": "@model_version"}),
+    "setDatasetVersionImmutable": (
+        mutation("($id: ID!)", "setDatasetVersionImmutable(id: $id, immutable: true)"),
+        {"id": "@dataset_version"}),
     "deleteTag": (mutation("($id: ID!)", "deleteTag(id: $id)"), {"id": "@tag"}),
     "deleteMetadataKey": (mutation("($id: ID!)", "deleteMetadataKey(id: $id)"),
                           {"id": "@metadata_key"}),
@@ -138,6 +166,34 @@ MUTATIONS = {
                        {"version": "@model_version"}),
     "releaseFile": (mutation("($file: ID!)", 'releaseFile(fileId: $file, reason: "mine now")'),
                     {"file": "@file"}),
+    "updateWebhook": (mutation("($data: UpdateWebhookInput!)", "updateWebhook(data: $data)"),
+                      {"data": {"id": "@webhook", "url": "https://taken.example/over"}}),
+    "rotateWebhookSecret": (mutation("($id: ID!)", "rotateWebhookSecret(id: $id)"),
+                            {"id": "@webhook"}),
+    "deleteWebhook": (mutation("($id: ID!)", "deleteWebhook(id: $id)"), {"id": "@webhook"}),
+    "testWebhook": (mutation("($id: ID!)", "testWebhook(id: $id)"), {"id": "@webhook"}),
+    "updateServingEnvironment": (
+        mutation("($data: UpdateServingEnvironmentInput!)",
+                 "updateServingEnvironment(data: $data)"),
+        {"data": {"id": "@environment", "description": "taken over"}}),
+    "deleteServingEnvironment": (mutation("($id: ID!)", "deleteServingEnvironment(id: $id)"),
+                                 {"id": "@environment"}),
+    "createInferenceService/their environment": (
+        mutation("($data: CreateInferenceServiceInput!)", "createInferenceService(data: $data)"),
+        {"data": {"environmentId": "@environment", "modelVersionId": "~model_version",
+                  "name": "taken-over"}}),
+    "createInferenceService/their version": (
+        mutation("($data: CreateInferenceServiceInput!)", "createInferenceService(data: $data)"),
+        {"data": {"environmentId": "~environment", "modelVersionId": "@model_version",
+                  "name": "taken-over"}}),
+    "updateInferenceService": (
+        mutation("($data: UpdateInferenceServiceInput!)", "updateInferenceService(data: $data)"),
+        {"data": {"id": "@inference_service", "state": "UNDEPLOYED"}}),
+    "updateInferenceService/to their version": (
+        mutation("($data: UpdateInferenceServiceInput!)", "updateInferenceService(data: $data)"),
+        {"data": {"id": "~inference_service", "modelVersionId": "@model_version"}}),
+    "deleteInferenceService": (mutation("($id: ID!)", "deleteInferenceService(id: $id)"),
+                               {"id": "@inference_service"}),
 }
 UPLOAD_FILE = mutation("($version: ID!, $file: Upload!)",
                        'uploadFile(versionId: $version, path: "new.onnx", file: $file)')
@@ -147,11 +203,13 @@ QUERIES = {
     **{f"node/{key}": ("query($id: ID!) { node(id: $id) { __typename id } }", {"id": f"@{key}"})
        for key in ["model", "dataset", "model_version", "dataset_version", "file",
                    "dataset_file", "alias", "tag", "metadata_key", "group", "api_token",
-                   "upload", "member", "admin", "tenant", "membership"]},
+                   "upload", "member", "admin", "tenant", "membership", "webhook",
+                   "webhook_delivery", "environment", "inference_service"]},
     "nodes": ("query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
               {"ids": ["@model", "@dataset", "@model_version", "@dataset_version", "@file",
                        "@alias", "@tag", "@metadata_key", "@group", "@api_token", "@upload",
-                       "@member", "@tenant", "@membership"]}),
+                       "@member", "@tenant", "@membership", "@webhook",
+                       "@webhook_delivery", "@environment", "@inference_service"]}),
     **{f"models/{name}": (
         f"query($f: RegisteredModelFilter) {{ models(filters: $f) {{ {CATALOG} }} }}",
         {"f": filters})
@@ -194,6 +252,40 @@ QUERIES = {
     "scanReports/dataset version": (
         "query($v: ID!) { scanReports(versionId: $v) { totalCount } }",
         {"v": "@dataset_version"}),
+    "aliasHistory": (
+        "query($m: ID!, $a: String!) { aliasHistory(modelId: $m, alias: $a) { totalCount "
+        "edges { node { id version { id } actorName } } } }",
+        {"m": "@model", "a": "$alias"}),
+    "modelVersionAt": (
+        'query($m: ID!, $a: String!) { modelVersionAt(modelId: $m, alias: $a, '
+        'at: "2999-01-01T00:00:00+00:00") { id } }',
+        {"m": "@model", "a": "$alias"}),
+    "webhookDeliveries": (
+        "query($w: ID!) { webhookDeliveries(webhookId: $w) { totalCount edges { node { id } } } }",
+        {"w": "@webhook"}),
+    "servingEnvironments/name exact": (
+        "query($n: String!) { servingEnvironments(filters: {name: {exact: $n}}) { totalCount "
+        "edges { node { id } } } }", {"n": "$environment"}),
+    **{f"inferenceServices/{name}": (
+        "query($f: InferenceServiceFilter) { inferenceServices(filters: $f) { totalCount "
+        "edges { node { id } } } }", {"f": filters})
+       for name, filters in {
+           "name exact": {"name": {"exact": "$inference_service"}},
+           "environment": {"environment": "@environment"},
+           "model version": {"modelVersion": "@model_version"},
+           "model": {"model": "@model"},
+       }.items()},
+    "datasetVersionImpact": (
+        "query($id: ID!) { datasetVersionImpact(id: $id) { modelVersions { id } "
+        "inferenceServices { id } } }", {"id": "@dataset_version"}),
+    "modelVersionLineage": (
+        "query($id: ID!) { modelVersionLineage(id: $id) { datasetVersions { id } } }",
+        {"id": "@model_version"}),
+    **{f"auditLog/{key}": (
+        "query($o: ID!) { auditLog(objectId: $o) { totalCount edges { node { action } } } }",
+        {"o": f"@{key}"})
+       for key in ["model", "dataset", "model_version", "file", "alias", "tenant", "membership",
+                   "api_token", "group"]},
 }
 
 
@@ -305,6 +397,9 @@ def test_counts_lists_and_the_tenant_directory_show_only_the_callers_tenant(tena
         user { username } role } } } groups { edges { node { name members { username }
         } } } } } }
       viewer { memberships { tenantSlug role } apiTokens { name } }
+      webhooks { totalCount edges { node { url } } }
+      servingEnvironments { totalCount edges { node { name } } }
+      inferenceServices { totalCount edges { node { name } } }
     }""").data
 
     assert data == {
@@ -323,6 +418,11 @@ def test_counts_lists_and_the_tenant_directory_show_only_the_callers_tenant(tena
         }}]},
         "viewer": {"memberships": [{"tenantSlug": "bravo-corp", "role": "ADMIN"}],
                    "apiTokens": []},
+        "webhooks": {"totalCount": 1, "edges": [
+            {"node": {"url": "https://hooks.bravo.example/registry"}}]},
+        "servingEnvironments": {"totalCount": 1, "edges": [{"node": {"name": "bravo-edge"}}]},
+        "inferenceServices": {"totalCount": 1, "edges": [
+            {"node": {"name": "bravo-detector-edge"}}]},
     }
 
 
@@ -332,6 +432,7 @@ def test_counts_lists_and_the_tenant_directory_show_only_the_callers_tenant(tena
     ("createDefaultTag(data: {name: $name})", "tag"),
     ("createDefaultMetadataKey(data: {name: $name})", "metadata_key"),
     ("createGroup(name: $name)", "group"),
+    ("createServingEnvironment(data: {name: $name})", "environment"),
 ])
 def test_names_are_per_tenant_so_another_tenants_names_are_free(create, name_key, tenants):
     a, b, token = tenants
@@ -351,10 +452,10 @@ def test_every_mutation_and_query_is_in_the_matrix():
         # No object of a tenant is named: credentials, creations in the caller's tenant.
         "login", "refreshToken", "logout", "createApiToken", "createTenant", "addMember",
         "createModel", "createDataset", "createGroup", "createDefaultTag",
-        "createDefaultMetadataKey",
+        "createDefaultMetadataKey", "createWebhook", "createServingEnvironment",
     }
     exempt_queries = {"errorCodes", "serverInfo", "viewer", "tenants", "models", "datasets",
-                      "tags", "metadataKeys"}
+                      "tags", "metadataKeys", "webhooks"}
     covered = {name.split("/")[0] for name in [*MUTATIONS, *QUERIES]} | {"uploadFile"}
     graphql_schema = schema._schema
 

@@ -235,3 +235,37 @@ def test_users_are_found_by_id_among_the_tenants_members_only(admin, member_fact
     result = client(query, {"ids": [user_id(ada), user_id(outsider), to_base64("User", 987654)]})
 
     assert result.data == {"nodes": [{"username": "ada"}, None, None]}
+
+
+# --- existing users of other tenants (issue 21, item 6) ------------------------------------
+
+def test_a_tenant_admin_cannot_enlist_or_detect_a_user_of_another_tenant(admin):
+    _, client = admin
+    MembershipFactory(user=UserFactory(username="ada"), tenant=TenantFactory(slug="rival"),
+                      role=Role.VIEWER)
+    UserFactory(username="root", is_superuser=True)  # of no tenant, still not enlistable
+    before = database_snapshot()
+
+    answers = {name: client(ADD, {"data": {"username": name, "role": "ADMIN"}}).data
+               for name in ("ada", "root", "ghost")}
+
+    # The same answer as for a name nobody has, word for word but for the name itself.
+    assert answers == {name: {"addMember": {"messages": [
+        {"kind": "VALIDATION", "code": "not_found", "field": "username",
+         "message": f"No user {name!r}; give a password to create it."}]}}
+        for name in ("ada", "root", "ghost")}
+    assert database_snapshot() == before
+
+
+def test_the_superuser_adds_a_user_of_another_tenant(member_factory):
+    superuser = member_factory(Role.ADMIN, username="root", is_superuser=True)
+    rival = TenantFactory(slug="rival")
+    MembershipFactory(user=UserFactory(username="ada"), tenant=rival, role=Role.VIEWER)
+    client = bearer(login(superuser.username)["accessToken"])
+
+    result = client(ADD, {"data": {"username": "ada", "role": "MAINTAINER"}})
+
+    assert result.data == {"addMember": {"user": {"username": "ada"}, "role": "MAINTAINER"}}
+    assert sorted(Membership.objects.filter(user__username="ada")
+                  .values_list("tenant__slug", "role")) == [("default", Role.MAINTAINER),
+                                                           ("rival", Role.VIEWER)]

@@ -9,8 +9,12 @@ from strawberry.relay import from_base64, to_base64
 from accounts import services as account_services
 from accounts.models import ApiToken, Membership, Role, Tenant, TenantGroup, User
 from accounts.selectors import actor_for
+from deployments import services as deployment_services
+from deployments.models import InferenceService, ServingEnvironment
 from registry import models, services, transfer
 from tests.factories import TenantFactory, UserFactory, artifact_file
+from webhooks import services as webhook_services
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 MISSING_PK = 987_654_321
 
@@ -33,6 +37,10 @@ class TenantWorld:
     api_token: ApiToken
     upload: models.UploadSession
     membership: Membership
+    webhook: Webhook
+    webhook_delivery: WebhookDelivery
+    environment: ServingEnvironment
+    inference_service: InferenceService
     prefix: str
 
     def ids(self) -> dict[str, str]:
@@ -54,6 +62,10 @@ class TenantWorld:
             "admin": to_base64("User", self.admin.pk),
             "tenant": to_base64("Tenant", self.tenant.pk),
             "membership": to_base64("Membership", self.membership.pk),
+            "webhook": to_base64("Webhook", self.webhook.pk),
+            "webhook_delivery": to_base64("WebhookDelivery", self.webhook_delivery.pk),
+            "environment": to_base64("ServingEnvironment", self.environment.pk),
+            "inference_service": to_base64("InferenceService", self.inference_service.pk),
         }
 
     def names(self) -> dict[str, str]:
@@ -65,6 +77,8 @@ class TenantWorld:
             "word": f"{self.prefix}word", "owner": self.admin.username,
             "category": self.model.category, "version": self.model_version.version,
             "slug": self.tenant.slug, "group": self.group.name,
+            "environment": self.environment.name,
+            "inference_service": self.inference_service.name,
         }
 
     def urls(self) -> dict[str, str]:
@@ -126,6 +140,16 @@ def build_world(prefix: str) -> TenantWorld:
         actor=actor_for(user=member, tenant=tenant), name="ci", scopes=["read"])
     upload = transfer.upload_start(actor=actor, version=model_version, path="big.bin",
                                    size=10, sha256="0" * 64, part_count=1)
+    # Inactive, and created last: nothing the tests do is delivered anywhere.
+    webhook, _ = webhook_services.webhook_create(
+        actor=actor, url=f"https://hooks.{prefix}.example/registry", events=["model.created"],
+        active=False)
+    webhook_delivery = WebhookDelivery.objects.create(
+        webhook=webhook, event="ping", payload={}, status=DeliveryStatus.FAILED, attempts=1)
+    environment = deployment_services.environment_create(actor=actor, name=f"{prefix}-edge")
+    inference_service = deployment_services.inference_service_create(
+        actor=actor, environment_id=environment.pk, model_version_id=model_version.pk,
+        name=f"{prefix}-detector-edge", endpoint_url=f"https://serving.{prefix}.example/")
     return TenantWorld(
         tenant=tenant, admin=admin, member=member, model=model, dataset=dataset,
         model_version=model_version, dataset_version=dataset_version,
@@ -134,11 +158,14 @@ def build_world(prefix: str) -> TenantWorld:
                                    content=f"{prefix} images".encode()),
         alias=alias, tag=models.Tag.objects.get(tenant=tenant),
         metadata_key=models.MetadataKey.objects.get(tenant=tenant), group=group,
-        api_token=api_token, upload=upload, membership=membership, prefix=prefix,
+        api_token=api_token, upload=upload, membership=membership, webhook=webhook,
+        webhook_delivery=webhook_delivery, environment=environment,
+        inference_service=inference_service, prefix=prefix,
     )
 
 
-SNAPSHOT_APPS = ("accounts", "auth", "guardian", "registry", "scanning")
+SNAPSHOT_APPS = ("accounts", "auth", "guardian", "registry", "scanning", "webhooks",
+                 "deployments")
 
 
 def database_snapshot() -> dict[str, list[dict]]:

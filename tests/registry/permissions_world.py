@@ -22,6 +22,7 @@ from tests.factories import (
     UserFactory,
     artifact_file,
 )
+from usage.models import DailyUsage
 
 # Every kind of caller, in the order of the expectation tables.
 CALLERS = ["anonymous", "viewer", "maintainer", "owner", "shared_user", "group_member",
@@ -118,8 +119,6 @@ def build_world(visibility: str) -> World:
                                    visibility=visibility)
     model_version = ModelVersionFactory(model=model, version="1.0.0")
     file = artifact_file(model_version)
-    alias = models.ModelAlias.objects.create(model=model, name="champion",
-                                             version=model_version)
     dataset = DatasetFactory(tenant=tenant, owner=owner, name="subject-dataset",
                              visibility=visibility)
     dataset_version = DatasetVersionFactory(dataset=dataset, version="1.0.0")
@@ -138,6 +137,9 @@ def build_world(visibility: str) -> World:
     model_version.dataset_versions.add(public_dataset_version)
 
     owner_actor = actor_for(user=owner, tenant=tenant)
+    # Through the service, so the alias has its history.
+    alias = services.model_alias_set(actor=owner_actor, model_id=model.pk, alias="champion",
+                                     version_id=model_version.pk)
     for entry_class, entry in ((models.RegisteredModel, model), (models.Dataset, dataset)):
         for level, user_ids, group_ids in [
             (models.AccessLevel.VIEW, [users["shared_user"].pk], [groups["readers"].pk]),
@@ -164,6 +166,7 @@ def catalog_state() -> dict:
         "dataset versions": list(models.DatasetVersion.objects.order_by("pk").values()),
         "files": list(models.ArtifactFile.objects.order_by("pk").values()),
         "aliases": list(models.ModelAlias.objects.order_by("pk").values()),
+        "alias history": list(models.ModelAliasEvent.objects.order_by("pk").values()),
         "lineage": list(models.LineageLink.objects.order_by("pk").values()),
         "model datasets": list(models.RegisteredModel.datasets.through.objects
                                .order_by("pk").values()),
@@ -173,7 +176,7 @@ def catalog_state() -> dict:
                                     .order_by("pk").values()),
         "dataset group grants": list(models.DatasetGroupObjectPermission.objects
                                      .order_by("pk").values()),
-        "downloads": list(models.DailyDownloadCount.objects.order_by("pk").values()),
+        "downloads": list(DailyUsage.objects.order_by("pk").values()),
         "blobs": list(models.Blob.objects.order_by("pk").values()),
         "upload sessions": list(models.UploadSession.objects.order_by("pk").values()),
     }

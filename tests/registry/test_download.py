@@ -11,8 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
-from registry.models import DailyDownloadCount, ScanStatus, Visibility
+from registry.models import ScanStatus, Visibility
 from registry.urls_public import archive_url, file_download_url
+from scanning.models import ScanReport, ScanTrigger
+from scanning.scanners import Verdict
 from tests.conftest import graphql_client_for
 from tests.factories import (
     DatasetVersionFactory,
@@ -21,6 +23,7 @@ from tests.factories import (
     TenantFactory,
     artifact_file,
 )
+from usage.models import DailyUsage
 
 CONTENT = bytes(range(256)) * 40  # 10240 bytes
 
@@ -146,7 +149,7 @@ def test_downloads_are_counted_per_day(storage_backend, client, stored):
     client.get(url, headers={"If-None-Match": f'"{stored.sha256}"'})
 
     stored.refresh_from_db()
-    assert list(DailyDownloadCount.objects.values_list("file_id", "day", "count")) == [
+    assert list(DailyUsage.objects.values_list("file_id", "day", "pulls")) == [
         (stored.pk, timezone.now().date(), 2)]
     assert timezone.now() - stored.last_downloaded_at < timedelta(minutes=1)
 
@@ -173,13 +176,17 @@ def test_not_visible_missing_and_quarantined_look_the_same(storage_backend, stor
     response = client.get(url)
 
     assert (response.status_code, response.content) == (404, nonexistent.content)
-    assert DailyDownloadCount.objects.count() == 0
+    assert DailyUsage.objects.filter(pulls__gt=0).count() == 0
 
 
 def test_flagged_file_downloads_only_under_warn_policy(storage_backend, client, stored,
                                                        default_tenant):
     stored.scan_status = ScanStatus.FLAGGED
     stored.save()
+    # A scan that read the whole file (no error) and flagged it: `warn` accepts that one only.
+    ScanReport.objects.create(file=stored, trigger=ScanTrigger.UPLOAD, scanner_version="test",
+                              verdict=Verdict.FLAGGED, started_at=timezone.now(),
+                              finished_at=timezone.now())
     blocked = client.get(file_download_url(stored)).status_code
     default_tenant.scan_policy = "warn"
     default_tenant.save()
@@ -208,7 +215,7 @@ def test_archive_streams_the_version_as_laid_out(storage_backend, client, stored
         "detector-1.2.0/labels/" + "long-name-" * 12 + ".txt": b"person\n",
         "detector-1.2.0/weights/model.onnx": CONTENT,
     }
-    assert DailyDownloadCount.objects.count() == 3
+    assert DailyUsage.objects.filter(pulls__gt=0).count() == 3
 
 
 def test_archive_of_dataset_version(storage_backend, owner, default_tenant):
@@ -235,7 +242,7 @@ def test_archive_refused_alike(storage_backend, stored, member_factory, owner, w
 
     response = client.get(url)
 
-    assert (response.status_code, DailyDownloadCount.objects.count()) == (404, 0)
+    assert (response.status_code, DailyUsage.objects.filter(pulls__gt=0).count()) == (404, 0)
 
 
 def test_redirect_names_the_endpoint_clients_reach(s3_storage, moto_s3, client, stored,

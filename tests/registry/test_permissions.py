@@ -370,9 +370,11 @@ def test_leaving_the_tenant_drops_the_grants_there_and_only_there():
                                  actor=world.actor("other_tenant"), entry_id=elsewhere.pk,
                                  level=AccessLevel.VIEW, user_ids=[shared_user.pk])
     admin = world.actor("tenant_admin")
+    # Back by the superuser's hand: a tenant admin may not enlist a user of another tenant.
+    superuser = actor_for(user=UserFactory(is_superuser=True), tenant=world.tenant)
 
     member_remove(actor=admin, user_id=shared_user.pk)
-    member_add(actor=admin, username=shared_user.username, role=Role.VIEWER)
+    member_add(actor=superuser, username=shared_user.username, role=Role.VIEWER)
 
     assert "shared_user" not in _levels(world.model)
     assert "shared_user" not in _levels(world.dataset)

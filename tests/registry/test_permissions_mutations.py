@@ -35,6 +35,24 @@ MUTATIONS = {
     "setVersionState": (_mutation("$target: ID!", "setVersionState(data: "
                                   "{versionId: $target, state: ARCHIVED})"),
                         "model_version", {}),
+    "updateModelVersion": (_mutation("$target: ID!", 'updateModelVersion(data: {id: $target, '
+                                     'description: "changed"})'), "model_version", {}),
+    "updateModelVersion/link": (_mutation("$target: ID!, $link: ID!", "updateModelVersion("
+                                          "data: {id: $target, datasetVersions: "
+                                          "{add: [$link]}})"),
+                                "model_version", {"link": "dataset_version"}),
+    "updateModelVersion/unlink": (_mutation("$target: ID!, $link: ID!", "updateModelVersion("
+                                            "data: {id: $target, datasetVersions: "
+                                            "{remove: [$link]}})"),
+                                  "model_version", {"link": "public_dataset_version"}),
+    "updateDatasetVersion": (_mutation("$target: ID!", 'updateDatasetVersion(data: '
+                                       '{id: $target, description: "changed"})'),
+                             "dataset_version", {}),
+    "deleteModelVersion": (_mutation("$target: ID!", "deleteModelVersion(id: $target)"),
+                           "model_version", {}),
+    "deleteDatasetVersion": (_mutation("$target: ID!", "deleteDatasetVersion(id: $target)"),
+                             "dataset_version", {}),
+    "deleteFile": (_mutation("$target: ID!", "deleteFile(id: $target)"), "file", {}),
     "setModelAlias": (_mutation("$target: ID!, $version: ID!", 'setModelAlias('
                                 'modelId: $target, alias: "production", versionId: $version)'),
                       "model", {"version": "model_version"}),

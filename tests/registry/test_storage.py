@@ -12,8 +12,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from strawberry.relay import to_base64
 
-from registry import storage
+from mlflow_compat.models import Experiment, LoggedModel, LoggedModelFile
 from registry.models import Blob, RegisteredModel
+from registry.storage import blobs, filesystem
+from registry.storage.backends import backend
+from registry.storage.s3 import S3Backend
 from registry.tasks import collect_unreferenced_blobs_task, verify_storage_sample_task
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, artifact_file
 from tests.registry.test_upload import sha256, stored_keys
@@ -27,8 +30,8 @@ def version(default_tenant, maintainer):
 
 def overwrite(key: str, content: bytes) -> None:
     """Alter a stored object behind the registry's back."""
-    store = storage.backend()
-    if isinstance(store, storage.S3Backend):
+    store = backend()
+    if isinstance(store, S3Backend):
         store.client.put_object(Bucket=store.bucket, Key=key, Body=content)
     else:
         store.path(key).write_bytes(content)
@@ -37,9 +40,9 @@ def overwrite(key: str, content: bytes) -> None:
 def put_stray_object(tenant, name: str, age: timedelta = timedelta(0)) -> str:
     """An object no blob accounts for, written `age` ago."""
     key = f"tenants/{tenant.pk}/blobs/ab/{name}"
-    store = storage.backend()
+    store = backend()
     written = (timezone.now() - age).timestamp()
-    if isinstance(store, storage.S3Backend):
+    if isinstance(store, S3Backend):
         with time_machine.travel(written):  # moto dates objects by our (travelling) clock
             store.client.put_object(Bucket=store.bucket, Key=key, Body=b"stray")
     else:
@@ -59,10 +62,10 @@ def run_verify(*args) -> tuple[str, str]:
 
 
 def test_blob_open_is_seekable(storage_backend, default_tenant):
-    blob = storage.blob_store_stream(tenant=default_tenant,
+    blob = blobs.blob_store_stream(tenant=default_tenant,
                                      stream=io.BytesIO(bytes(range(200))))
 
-    with storage.blob_open(blob) as stream:
+    with blobs.blob_open(blob) as stream:
         size = stream.seek(0, io.SEEK_END)
         stream.seek(100)
         middle = stream.read(5)
@@ -73,11 +76,11 @@ def test_blob_open_is_seekable(storage_backend, default_tenant):
 
 
 def test_missing_object_opens_as_file_not_found(storage_backend, default_tenant):
-    blob = storage.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"gone"))
-    storage.backend().delete(blob.storage_key)
+    blob = blobs.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"gone"))
+    backend().delete(blob.storage_key)
 
     with pytest.raises(FileNotFoundError):
-        storage.blob_open(blob)
+        blobs.blob_open(blob)
 
 
 def test_shared_blob_lives_until_its_last_file_goes(storage_backend, version, gql,
@@ -87,14 +90,14 @@ def test_shared_blob_lives_until_its_last_file_goes(storage_backend, version, gq
     artifact_file(ModelVersionFactory(model=other_model), path="b.bin", content=b"shared")
 
     with django_capture_on_commit_callbacks(execute=True):
-        storage.blobs_release([kept.blob_id])  # still referenced twice: nothing happens
+        blobs.blobs_release([kept.blob_id])  # still referenced twice: nothing happens
         RegisteredModel.objects.filter(pk=other_model.pk).delete()
-        storage.blobs_release([kept.blob_id])  # still referenced once
+        blobs.blobs_release([kept.blob_id])  # still referenced once
     assert stored_keys() == [kept.blob.storage_key]
 
     with django_capture_on_commit_callbacks(execute=True):
         version.files.all().delete()
-        storage.blobs_release([kept.blob_id])
+        blobs.blobs_release([kept.blob_id])
 
     assert (Blob.objects.count(), stored_keys()) == (0, [])
 
@@ -114,7 +117,7 @@ def test_delete_model_through_graphql_releases_its_blobs(storage_backend, versio
 def test_garbage_collection_removes_unreferenced_blobs(storage_backend, version,
                                                        default_tenant):
     referenced = artifact_file(version, content=b"in use")
-    unreferenced = storage.blob_store_stream(tenant=default_tenant,
+    unreferenced = blobs.blob_store_stream(tenant=default_tenant,
                                              stream=io.BytesIO(b"left behind"))
 
     result = collect_unreferenced_blobs_task.delay().get()
@@ -125,12 +128,31 @@ def test_garbage_collection_removes_unreferenced_blobs(storage_backend, version,
     assert not Blob.objects.filter(pk=unreferenced.pk).exists()
 
 
+def test_garbage_collection_keeps_a_blob_another_app_refers_to(storage_backend,
+                                                               default_tenant):
+    """An MLflow logged model's upload is no file yet: its blob must survive until it is."""
+    uploaded = blobs.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"logged"))
+    experiment = Experiment.objects.create(tenant=default_tenant, name="Default")
+    logged = LoggedModel.objects.create(model_id="m-1", experiment=experiment, name="model",
+                                        created_at=0, updated_at=0)
+    LoggedModelFile.objects.create(logged_model=logged, path="MLmodel", blob=uploaded)
+
+    result = collect_unreferenced_blobs_task.delay().get()
+
+    assert result == {"blobs_deleted": 0, "orphans_deleted": 0}
+    assert stored_keys() == [uploaded.storage_key]
+    logged.delete()
+    assert collect_unreferenced_blobs_task.delay().get() == {"blobs_deleted": 1,
+                                                             "orphans_deleted": 0}
+    assert stored_keys() == []
+
+
 def test_garbage_collection_removes_old_orphans_only(storage_backend, version,
                                                     default_tenant):
     referenced = artifact_file(version, content=b"in use")
-    old = put_stray_object(default_tenant, "old", age=storage.ORPHAN_MIN_AGE + timedelta(1))
+    old = put_stray_object(default_tenant, "old", age=blobs.ORPHAN_MIN_AGE + timedelta(1))
     young = put_stray_object(default_tenant, "young",
-                             age=storage.ORPHAN_MIN_AGE - timedelta(minutes=5))
+                             age=blobs.ORPHAN_MIN_AGE - timedelta(minutes=5))
 
     result = collect_unreferenced_blobs_task.delay().get()
 
@@ -144,7 +166,7 @@ def test_verify_storage_flags_missing_and_altered_blobs(storage_backend, version
     altered = artifact_file(version, path="altered.bin", content=b"original")
     missing = artifact_file(version, path="missing.bin", content=b"missing")
     overwrite(altered.blob.storage_key, b"tampered")
-    storage.backend().delete(missing.blob.storage_key)
+    backend().delete(missing.blob.storage_key)
 
     output, error = run_verify()
 
@@ -205,7 +227,7 @@ def test_periodic_verification_takes_the_least_recently_verified(storage_backend
     settings.STORAGE_VERIFY_SAMPLE_SIZE = 2
     files = [artifact_file(version, path=f"f{i}.bin", content=b"%d" % i) for i in range(3)]
     Blob.objects.filter(pk=files[0].blob_id).update(last_verified_at=timezone.now())
-    storage.backend().delete(files[2].blob.storage_key)
+    backend().delete(files[2].blob.storage_key)
 
     result = verify_storage_sample_task.delay().get()
 
@@ -228,7 +250,7 @@ def test_upload_spooled_on_another_filesystem_is_copied_once(filesystem_storage,
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(source, target)
 
-    monkeypatch.setattr(storage.os, "replace", replace_across_devices)
+    monkeypatch.setattr(filesystem.os, "replace", replace_across_devices)
     content = b"spooled to a temporary file" * 10
 
     gql.upload(UPLOAD, {"v": to_base64("ModelVersion", version.pk), "path": "m.bin",
@@ -237,4 +259,4 @@ def test_upload_spooled_on_another_filesystem_is_copied_once(filesystem_storage,
     blob = Blob.objects.get()
     assert stored_keys() == [blob.storage_key]
     assert stored_bytes(blob.storage_key) == content
-    assert oct(storage.backend().path(blob.storage_key).stat().st_mode & 0o777) == "0o644"
+    assert oct(backend().path(blob.storage_key).stat().st_mode & 0o777) == "0o644"

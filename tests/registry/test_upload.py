@@ -3,7 +3,6 @@
 import fcntl
 import hashlib
 import io
-import json
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from strawberry.relay import to_base64
 
 from accounts.models import Role
 from accounts.selectors import actor_for
-from registry import services, sha256_state, storage, transfer
+from registry import services, transfer, upload_handlers
 from registry.models import (
     ArtifactFile,
     Blob,
@@ -26,6 +25,8 @@ from registry.models import (
     UploadSession,
     UploadState,
 )
+from registry.storage import blobs, filesystem, keys, staging
+from registry.storage.backends import backend
 from registry.tasks import abort_stale_uploads_task
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, TenantFactory
 
@@ -58,11 +59,11 @@ def sha256(data: bytes) -> str:
 
 def stored_keys() -> list[str]:
     """Every object the configured storage holds for any tenant."""
-    return sorted(key for key, _ in storage.backend().iter_objects("tenants/"))
+    return sorted(key for key, _ in backend().iter_objects("tenants/"))
 
 
 def stored_bytes(key: str) -> bytes:
-    with storage.backend().open(key) as stream:
+    with backend().open(key) as stream:
         return stream.read()
 
 
@@ -126,7 +127,7 @@ def test_upload_file_stores_content_addressed_bytes(storage_backend, gql, mainta
 def test_a_spooled_upload_is_hashed_as_it_is_received_not_read_back(
         storage_backend, gql, maintainer, default_tenant, settings, monkeypatch):
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
-    monkeypatch.setattr(storage, "HashingReader", None)  # reading the file back would fail
+    monkeypatch.setattr(staging, "HashingReader", None)  # reading the file back would fail
     version = version_of(maintainer, default_tenant)
     content = bytes(range(256)) * 4000
 
@@ -142,18 +143,20 @@ def test_a_spooled_upload_is_hashed_as_it_is_received_not_read_back(
 @pytest.mark.parametrize(("limit", "refused"), [(100, True), (101, False)])
 def test_a_file_hashed_as_it_was_spooled_is_size_limited(settings, limit, refused):
     settings.REGISTRY_MAX_FILE_SIZE = limit
-    handler = transfer.TemporaryUploadHandler()
+    handler = upload_handlers.TemporaryUploadHandler()
     handler.new_file("file", "model.bin", "application/octet-stream", 101)
     handler.receive_data_chunk(b"x" * 60, 0)
     handler.receive_data_chunk(b"y" * 41, 60)
     spooled = handler.file_complete(101)
 
+    assert isinstance(spooled, upload_handlers.HashedTemporaryUploadedFile)
+    assert (spooled.sha256, spooled.size) == (sha256(b"x" * 60 + b"y" * 41), 101)
     if refused:
         with pytest.raises(ValidationError) as error:
-            storage.received_digest(spooled)
+            staging.received_digest(spooled)
         assert error.value.error_dict["file"][0].code == "file_too_large"
     else:
-        assert storage.received_digest(spooled) == (sha256(b"x" * 60 + b"y" * 41), 101)
+        assert staging.received_digest(spooled) == (sha256(b"x" * 60 + b"y" * 41), 101)
 
 
 def test_duplicate_content_is_stored_once(storage_backend, gql, maintainer, default_tenant):
@@ -173,7 +176,7 @@ def test_duplicate_content_is_stored_once(storage_backend, gql, maintainer, defa
 def test_same_bytes_in_two_tenants_are_two_blobs(storage_backend, maintainer, default_tenant):
     other = TenantFactory()
     for tenant in (default_tenant, other):
-        storage.blob_store_stream(tenant=tenant, stream=io.BytesIO(b"shared"))
+        blobs.blob_store_stream(tenant=tenant, stream=io.BytesIO(b"shared"))
 
     assert sorted(Blob.objects.values_list("tenant_id", "storage_key")) == sorted(
         (tenant.pk, f"tenants/{tenant.pk}/blobs/{sha256(b'shared')[:2]}/{sha256(b'shared')}")
@@ -230,8 +233,8 @@ def test_interrupted_upload_leaves_nothing(storage_backend, maintainer, default_
 
     with pytest.raises(ConnectionResetError):
         services.file_add(actor=actor, version=version, path="model.bin",
-                          stream=BrokenStream(3 * storage.CHUNK_SIZE // 2),
-                          declared_size=10 * storage.CHUNK_SIZE)
+                          stream=BrokenStream(3 * keys.CHUNK_SIZE // 2),
+                          declared_size=10 * keys.CHUNK_SIZE)
 
     assert (ArtifactFile.objects.count(), Blob.objects.count()) == (0, 0)
     assert stored_keys() == []
@@ -239,9 +242,9 @@ def test_interrupted_upload_leaves_nothing(storage_backend, maintainer, default_
 
 def test_failure_after_storing_removes_the_new_object(storage_backend, maintainer,
                                                       default_tenant):
-    staged = storage.stage_stream(tenant=default_tenant, stream=io.BytesIO(b"new bytes"))
+    staged = blobs.stage_stream(tenant=default_tenant, stream=io.BytesIO(b"new bytes"))
 
-    with pytest.raises(RuntimeError), storage.blob_for(tenant=default_tenant,
+    with pytest.raises(RuntimeError), blobs.blob_for(tenant=default_tenant,
                                                        staged=staged):
         raise RuntimeError("the file row could not be written")
 
@@ -251,11 +254,11 @@ def test_failure_after_storing_removes_the_new_object(storage_backend, maintaine
 
 def test_upload_of_same_bytes_repairs_a_blob_flagged_missing(storage_backend, maintainer,
                                                              default_tenant):
-    blob = storage.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"weights"))
-    storage.backend().delete(blob.storage_key)
-    assert storage.blob_verify(blob) == "missing from storage"
+    blob = blobs.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"weights"))
+    backend().delete(blob.storage_key)
+    assert blobs.blob_verify(blob) == "missing from storage"
 
-    again = storage.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"weights"))
+    again = blobs.blob_store_stream(tenant=default_tenant, stream=io.BytesIO(b"weights"))
 
     blob.refresh_from_db()
     assert (again.pk, blob.integrity_error, stored_bytes(blob.storage_key)) == (
@@ -378,110 +381,82 @@ def test_interrupted_part_is_not_recorded(filesystem_storage, maintainer, defaul
 
 
 def staging_folder():
-    return storage.backend().path(UploadSession.objects.get().staging_key)
+    return backend().path(UploadSession.objects.get().staging_key)
 
 
-def parts_hashed() -> int:
-    """How many parts, from the first, the filesystem upload's saved SHA-256 covers."""
-    state = staging_folder() / "sha256-state"
-    return json.loads(state.read_text())["parts"] if state.exists() else 0
-
-
-def test_parts_are_hashed_in_order_as_they_arrive(filesystem_storage, gql, maintainer,
-                                                  default_tenant, monkeypatch):
+def test_parts_sent_in_any_order_are_hashed_once_at_completion(filesystem_storage, gql,
+                                                               maintainer, default_tenant,
+                                                               monkeypatch):
     version = version_of(maintainer, default_tenant)
     data = bytes(range(256)) * (15 * MIB // 256) + b"end"
     session = start(gql, version, data, parts=3)
-    size = session["partSize"]
+    urls, size = session["partUrls"], session["partSize"]
     chunks = [data[:size], data[size:2 * size], data[2 * size:]]
-    urls = session["partUrls"]
-
     third = send_parts({"partUrls": urls[2:]}, chunks[2])
-    assert parts_hashed() == 0  # nothing can be hashed before part 1
     first = send_parts({"partUrls": urls[:1]}, chunks[0])
-    assert parts_hashed() == 1
     second = send_parts({"partUrls": urls[1:2]}, chunks[1])
-    assert parts_hashed() == 3  # part 2's request went on with part 3
+    hashed = []
+    reader = filesystem.HashingReader
 
-    resumed_at = []
-    reader = storage.HashingReader
+    def spy(stream, limit=None):
+        hashed.append(reader(stream, limit))
+        return hashed[-1]
 
-    def spy(stream, limit=None, digest=None, size=0):
-        resumed_at.append(size)
-        return reader(stream, limit, digest, size)
-
-    monkeypatch.setattr(storage, "HashingReader", spy)
+    monkeypatch.setattr(filesystem, "HashingReader", spy)
     result = complete(gql, session, first + second + third)
 
     assert result["sha256"] == sha256(data)
-    assert resumed_at == [len(data)]  # completion had nothing left to read
+    assert [(one.size, one.sha256) for one in hashed] == [(len(data), sha256(data))]
     assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
 
 
-def test_parts_sent_in_order_are_hashed_as_they_are_received(filesystem_storage, gql,
-                                                             maintainer, default_tenant,
-                                                             monkeypatch):
-    version = version_of(maintainer, default_tenant)
-    data = bytes(range(256)) * (15 * MIB // 256) + b"end"
-    session = start(gql, version, data, parts=3)
-    read_back = []
-    extend = storage.PartsDigest._extend
-    monkeypatch.setattr(storage.PartsDigest, "_extend",
-                        lambda digest: read_back.append(extend(digest)) or read_back[-1])
-
-    parts = send_parts(session, data)
-
-    assert (parts_hashed(), read_back) == (3, [])  # no part was read back to be hashed
-    assert complete(gql, session, parts)["sha256"] == sha256(data)
-    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
-
-
-def test_a_part_cut_short_while_hashed_leaves_the_saved_digest_as_it_was(
-        filesystem_storage, gql, maintainer, default_tenant):
+def test_a_part_cut_short_can_be_sent_again(filesystem_storage, gql, maintainer,
+                                            default_tenant):
     version = version_of(maintainer, default_tenant)
     data = b"h" * (5 * MIB) + b"k" * (5 * MIB)
     session = start(gql, version, data, parts=2)
     first = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
     token = session["partUrls"][1]["url"].rsplit("/", 1)[1]
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         transfer.upload_part_put(token=token, stream=io.BytesIO(b"x" * MIB), length=5 * MIB)
 
-    assert parts_hashed() == 1
+    assert refused.value.message_dict == {"body": [f"Part 2 ended {4 * MIB} bytes early."]}
     second = send_parts({"partUrls": session["partUrls"][1:]}, data[5 * MIB:])
-    assert parts_hashed() == 2
     assert complete(gql, session, first + second)["sha256"] == sha256(data)
+    assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
 
 
-def test_a_part_sent_again_after_it_was_hashed_is_hashed_again(filesystem_storage, gql,
-                                                               maintainer, default_tenant):
+def test_a_part_sent_again_replaces_its_bytes(filesystem_storage, gql, maintainer,
+                                              default_tenant):
     version = version_of(maintainer, default_tenant)
     data = b"r" * (5 * MIB) + b"s" * (5 * MIB)
     session = start(gql, version, data, parts=2)
     wrong_first = send_parts(session, b"w" * (5 * MIB) + b"s" * (5 * MIB))
-    assert parts_hashed() == 2
 
     fixed = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
+    assert complete(gql, session, wrong_first) == {  # the first ETag went with its bytes
+        "__typename": "OperationInfo", "messages": [{"code": "invalid_part", "field": "parts"}]}
     result = complete(gql, session, fixed + wrong_first[1:])
 
     assert result["sha256"] == sha256(data)
     assert stored_bytes(ArtifactFile.objects.get().blob.storage_key) == data
 
 
-def test_data_cut_short_stops_the_hashing_and_fails_the_completion(filesystem_storage, gql,
-                                                                   maintainer, default_tenant):
+def test_data_lost_on_disk_fails_the_completion(filesystem_storage, gql, maintainer,
+                                                default_tenant):
     version = version_of(maintainer, default_tenant)
     data = b"d" * (5 * MIB) + b"e" * (5 * MIB)
     session = start(gql, version, data, parts=2)
     second = send_parts({"partUrls": session["partUrls"][1:]}, data[5 * MIB:])
     (staging_folder() / "data").write_bytes(b"")  # the disk lost what part 2 wrote
-
     first = send_parts({"partUrls": session["partUrls"][:1]}, data[:5 * MIB])
 
-    assert parts_hashed() == 1
     assert complete(gql, session, first + second) == {
         "__typename": "OperationInfo",
         "messages": [{"code": "integrity_mismatch", "field": "sha256"}]}
+    assert (ArtifactFile.objects.count(), UploadSession.objects.get().state) == (
+        0, UploadState.ABORTED)
 
 
 def test_a_part_another_request_is_writing_is_refused(filesystem_storage, gql, maintainer,
@@ -501,19 +476,6 @@ def test_a_part_another_request_is_writing_is_refused(filesystem_storage, gql, m
                    "one ends."})
     assert gql(SESSION, {"id": session["id"]}).data["node"]["uploadedParts"] == []
     assert complete(gql, session, send_parts(session, data))["sha256"] == sha256(data)
-
-
-def test_completion_hashes_everything_without_libcrypto(filesystem_storage, gql, maintainer,
-                                                        default_tenant, monkeypatch):
-    monkeypatch.setattr(sha256_state, "available", lambda: False)
-    version = version_of(maintainer, default_tenant)
-    data = b"n" * (5 * MIB) + b"o" * (5 * MIB + 7)
-    session = start(gql, version, data, parts=2)
-
-    parts = send_parts(session, data)
-
-    assert parts_hashed() == 0
-    assert complete(gql, session, parts)["sha256"] == sha256(data)
 
 
 def test_abort_drops_the_parts(storage_backend, gql, maintainer, default_tenant):
@@ -693,7 +655,7 @@ def test_stale_job_aborts_storage_left_by_a_crash(s3_storage, moto_s3, settings,
                                                   default_tenant):
     """A multipart upload no session accounts for (the row's transaction failed)."""
     moto_s3.client.create_multipart_upload(Bucket=s3_storage,
-                                           Key=storage.staging_key(default_tenant))
+                                           Key=keys.staging_key(default_tenant))
 
     with time_machine.travel(timezone.now() + timedelta(
             seconds=settings.UPLOAD_SESSION_TTL_SECONDS + 1)):

@@ -507,3 +507,224 @@ class CountingReader(io.RawIOBase):
 
 def scan_counting(stream: CountingReader, name: str = "") -> ScanResult:
     return scan_stream(stream, name=name)  # type: ignore[arg-type]
+
+
+# --- Keras 3 configs, as keras.saving writes them ------------------------------------------
+
+
+def keras3_object(module: str, class_name: str, config: object, **extra: object) -> dict:
+    return {"module": module, "class_name": class_name, "config": config,
+            "registered_name": None, **extra}
+
+
+def keras3_dense_config(*extra_layers: dict) -> dict[str, object]:
+    """A Sequential of InputLayer and Dense as Keras 3.8 serializes it."""
+    initializer = keras3_object("keras.initializers", "GlorotUniform", {"seed": None})
+    dtype = keras3_object("keras", "DTypePolicy", {"name": "float32"})
+    dense = keras3_object("keras.layers", "Dense", {
+        "name": "dense", "trainable": True, "dtype": dtype, "units": 3, "activation": "relu",
+        "use_bias": True, "kernel_initializer": initializer,
+        "bias_initializer": keras3_object("keras.initializers", "Zeros", {}),
+        "kernel_regularizer": None,
+    }, build_config={"input_shape": [None, 4]})
+    layers = [
+        keras3_object("keras.layers", "InputLayer", {
+            "batch_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "input"}),
+        dense, *extra_layers,
+    ]
+    compile_config = {
+        "optimizer": keras3_object("keras.optimizers", "Adam", {"learning_rate": 0.001}),
+        "loss": keras3_object("keras.losses", "function", "mean_squared_error",
+                              registered_name="mean_squared_error"),
+    }
+    return keras3_object("keras", "Sequential", {"name": "sequential", "layers": layers},
+                         build_config={"input_shape": [None, 4]}, compile_config=compile_config)
+
+
+def keras3_archive(config: dict[str, object]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.8.0"}))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", b"")
+    return buffer.getvalue()
+
+
+# --- GGUF ----------------------------------------------------------------------------------
+
+# The shape of the Llama 3 / Qwen templates: loops, conditions, namespace(), raise_exception().
+CLEAN_CHAT_TEMPLATE = (
+    "{%- set ns = namespace(system='') -%}{{ bos_token }}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'system' -%}{%- set ns.system = message['content'] -%}"
+    "{%- elif message.role not in ['user', 'assistant'] -%}"
+    "{{ raise_exception('Conversation roles must be user or assistant') }}"
+    "{%- else -%}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+    "{{ message['content'] | trim }}<|eot_id|>{%- endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>{% endif %}"
+    "{# a comment about __init__ and self.x is no code #}"
+)
+
+
+def _gguf_string(value: str | bytes) -> bytes:
+    data = value.encode() if isinstance(value, str) else value
+    return struct.pack("<Q", len(data)) + data
+
+
+def gguf(metadata: list[tuple[str, int, bytes]], version: int = 3) -> bytes:
+    """A GGUF file of (key, value type, encoded value) pairs, one tensor info, no data."""
+    out = io.BytesIO()
+    out.write(b"GGUF" + struct.pack("<IQQ", version, 1, len(metadata)))
+    for key, value_type, value in metadata:
+        out.write(_gguf_string(key) + struct.pack("<I", value_type) + value)
+    out.write(_gguf_string("token_embd.weight") + struct.pack("<IQQIQ", 1, 4, 4, 0, 0))
+    out.write(bytes(32))
+    return out.getvalue()
+
+
+def gguf_model(chat_template: str) -> bytes:
+    """Typical llama.cpp metadata: architecture, numbers, a vocabulary array, a template."""
+    tokens = [b"<s>", b"</s>", b"hello", b"world"]
+    vocabulary = struct.pack("<IQ", 8, len(tokens)) + b"".join(map(_gguf_string, tokens))
+    return gguf([
+        ("general.architecture", 8, _gguf_string("llama")),
+        ("llama.context_length", 4, struct.pack("<I", 4096)),
+        ("llama.rope.freq_base", 6, struct.pack("<f", 10000.0)),
+        ("tokenizer.ggml.tokens", 9, vocabulary),
+        ("tokenizer.ggml.scores", 9, struct.pack("<IQ4f", 6, 4, 0, 0, 0, 0)),
+        ("tokenizer.chat_template", 8, _gguf_string(chat_template)),
+    ])  # fmt: skip
+
+
+# --- joblib and dill -----------------------------------------------------------------------
+
+
+def _binunicode(value: str) -> bytes:
+    encoded = value.encode()
+    return b"X" + struct.pack("<I", len(encoded)) + encoded
+
+
+def joblib_array_wrapper(descr: str, shape: tuple[int, ...], aligned: bool = True) -> bytes:
+    """The opcodes joblib's NumpyPickler writes for a NumpyArrayWrapper (protocol 2)."""
+    dtype = (b"cnumpy\ndtype\n" + _binunicode(descr) + b"\x89\x88\x87R"
+             + b"(K\x03" + _binunicode("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")
+    shape_ops = b"(" + b"".join(b"J" + struct.pack("<i", n) for n in shape) + b"t"
+    state = (b"}(" + _binunicode("subclass") + b"cnumpy\nndarray\n"
+             + _binunicode("shape") + shape_ops + _binunicode("order") + _binunicode("C")
+             + _binunicode("dtype") + dtype + _binunicode("allow_mmap") + b"\x88"
+             + _binunicode("numpy_array_alignment_bytes") + (b"K\x10" if aligned else b"N")
+             + b"u")
+    return b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81" + state + b"b"
+
+
+def joblib_file(arrays: dict[str, np.ndarray], *, aligned: bool = True,
+                after: bytes = b"") -> bytes:
+    """What joblib.dump writes for a dict of arrays: each wrapper followed by the raw bytes
+    (after a padding to 16 bytes), then `after` (more opcodes) before the final STOP."""
+    out = io.BytesIO()
+    out.write(b"\x80\x02}(")
+    for key, array in arrays.items():
+        out.write(_binunicode(key))
+        if array.dtype.hasobject:
+            out.write(joblib_array_wrapper("O8", array.shape, aligned))
+            out.write(pickle.dumps(array, protocol=2))
+            continue
+        out.write(joblib_array_wrapper(array.dtype.str[1:], array.shape, aligned))
+        if aligned:
+            padding = 16 - (out.tell() + 1) % 16
+            out.write(bytes([padding]) + b"\xff" * padding)
+        out.write(array.tobytes())
+    out.write(b"u" + after + b".")
+    return out.getvalue()
+
+
+def onnx_with_nodes(nodes: list[tuple[str, str]], functions: list[tuple[str, str]] = ()) -> bytes:
+    """A graph of (domain, op_type) nodes chained x -> y, with model-local functions."""
+    graph_nodes = [
+        onnx.helper.make_node(op_type, [f"t{n}"], [f"t{n + 1}"], domain=domain)
+        for n, (domain, op_type) in enumerate(nodes)
+    ]
+    graph = onnx.helper.make_graph(
+        graph_nodes, "g",
+        [onnx.helper.make_tensor_value_info("t0", onnx.TensorProto.FLOAT, [3])],
+        [onnx.helper.make_tensor_value_info(f"t{len(nodes)}", onnx.TensorProto.FLOAT, [3])],
+    )
+    local = [
+        onnx.helper.make_function(domain, name, ["a"], ["b"],
+                                  [onnx.helper.make_node("Relu", ["a"], ["b"])],
+                                  [onnx.helper.make_opsetid("", 18)])
+        for domain, name in functions
+    ]
+    return onnx.helper.make_model(graph, functions=local).SerializeToString()
+
+
+# --- TorchScript ----------------------------------------------------------------------------
+
+TORCHSCRIPT_CODE = """class Net(Module):
+  __parameters__ = ["weight", ]
+  __buffers__ = []
+  weight : Tensor
+  training : bool
+  def forward(self: __torch__.Net,
+    x: Tensor) -> Tensor:
+    _0 = torch.add(torch.matmul(x, self.weight), CONSTANTS.c0)
+    return torch.relu(_0)
+"""
+
+
+def torchscript_archive(code: str = TORCHSCRIPT_CODE, constants: bytes | None = None) -> bytes:
+    """A torch.jit.save archive: code/, data.pkl of a __torch__ object, constants.pkl."""
+    tensor = [Tensor("c0", "0", (3,))]
+    data_pkl = (b"\x80\x02" + _global("__torch__", "Net", 2) + b")\x81}(" + _text("training", 2)
+                + b"\x88" + _text("weight", 2) + torch_state_dict_pickle(tensor)[2:-2]
+                + b"ub.")
+    if constants is None:
+        constants = torch_state_dict_pickle(tensor)
+    return build_zip([
+        Member("archive/data.pkl", data_pkl),
+        Member("archive/code/__torch__.py", code.encode(), method=DEFLATED),
+        Member("archive/code/__torch__.py.debug_pkl", pickle.dumps((0, "Net", 12), protocol=2)),
+        Member("archive/constants.pkl", constants),
+        Member("archive/data/0", np.ones(3, np.float32).tobytes()),
+        Member("archive/version", b"2\n"),
+    ])  # fmt: skip
+
+
+# --- TensorFlow SavedModel, written field by field ------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _node(name: str, op: str) -> bytes:
+    return _field(1, name.encode()) + _field(2, op.encode()) + _field(4, b"/device:CPU:0")
+
+
+def saved_model(graph_ops: list[str], function_ops: list[str] = ()) -> bytes:
+    """saved_model.pb with one meta graph: graph nodes, and one function of more nodes."""
+    save_ops = ["Const", "SaveV2", "RestoreV2", "MergeV2Checkpoints", "ShardedFilename"]
+    nodes = b"".join(_field(1, _node(f"n{i}", op)) for i, op in enumerate(save_ops + graph_ops))
+    function = _field(1, _field(1, b"__inference_serve_12")) + b"".join(
+        _field(3, _node(f"f{i}", op)) for i, op in enumerate(["Identity", *function_ops])
+    )
+    graph = nodes + _field(2, _field(1, function)) + _field(4, b"\x08\x01")  # versions
+    meta_graph = _field(1, _field(4, b"serve")) + _field(2, graph)
+    return b"\x08\x01" + _field(2, meta_graph)
+
+
+def sklearn_model_pickle() -> bytes:
+    """A LogisticRegression pickled as pickle.dumps writes it (protocol 4), coef_ as ndarray."""
+    state = (b"}(" + _text("C", 4) + b"G?\xf0\x00\x00\x00\x00\x00\x00" + _text("coef_", 4)
+             + pickle.dumps(np.zeros(3), protocol=4)[2:-1] + b"u")
+    return (b"\x80\x04" + _global("sklearn.linear_model._logistic", "LogisticRegression", 4)
+            + b")\x81" + state + b"b.")

@@ -20,6 +20,8 @@ def test_migrate_writes_the_schedule_where_the_admin_lists_it():
 
     assert rows == {
         "abort-stale-uploads": ("registry.tasks.abort_stale_uploads_task", "*/15", "*", True),
+        "sweep-upload-temp-files": ("registry.tasks.sweep_upload_temp_files_task", "20", "*",
+                                    True),
         "collect-unreferenced-blobs": ("registry.tasks.collect_unreferenced_blobs_task",
                                        "0", "3", True),
         "verify-storage-sample": ("registry.tasks.verify_storage_sample_task", "30", "4", True),
@@ -28,6 +30,9 @@ def test_migrate_writes_the_schedule_where_the_admin_lists_it():
         "requeue-stale-scans": ("scanning.tasks.requeue_stale_scans_task", "5-59/10", "*",
                                 True),
         "purge-expired-logins": ("accounts.tasks.purge_expired_logins_task", "45", "3", True),
+        "purge-audit-entries": ("audit.tasks.purge_audit_entries_task", "50", "3", True),
+        "requeue-stale-webhook-deliveries": (
+            "webhooks.tasks.requeue_stale_webhook_deliveries_task", "*/15", "*", True),
     }
 
 
@@ -47,6 +52,12 @@ def test_every_scheduled_task_exists_and_runs_on_the_maintenance_queue():
     assert {name: _queue(entry["task"]) for name, entry in BEAT_SCHEDULE.items()} == {
         name: "maintenance" for name in BEAT_SCHEDULE
     }
+
+
+def test_webhook_deliveries_run_on_the_default_queue():
+    app.loader.import_default_modules()
+
+    assert _queue("webhooks.tasks.deliver_webhook_task") == "default"
 
 
 def test_scans_run_on_the_scanning_queue():

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.actor import Actor
 from registry import services as registry_services
-from registry import storage
 from registry.models import ScanStatus
+from registry.storage import blobs
 from scanning import services
 from scanning.models import ScanReport, ScanTrigger, Verdict
 from scanning.scanners import SCANNER_VERSION, Finding, ScanResult, Severity
@@ -30,6 +30,10 @@ BENIGN = {
     "model.onnx": corpus.onnx_model,
     "README.md": lambda: corpus.TEXT,
     "preview.png": lambda: corpus.PNG_HEADER,
+    "model.gguf": lambda: corpus.gguf_model(corpus.CLEAN_CHAT_TEMPLATE),
+    "model.keras": lambda: corpus.keras3_archive(corpus.keras3_dense_config()),
+    "scripted.pt": corpus.torchscript_archive,
+    "model.joblib": lambda: corpus.joblib_file({"coef": np.ones((2, 3))}),
 }
 
 MALICIOUS = {
@@ -49,7 +53,27 @@ MALICIOUS = {
         external_location="../../etc/passwd")),
     "zip slip": ("data.zip", lambda: corpus.build_zip([corpus.Member("../evil.sh", b"id")])),
     "tar symlink escape": ("data.tar", corpus.symlink_escape_tar),
+    "payload then a broken stream": ("model.pkl", lambda: corpus.call_pickle(
+        "os", "system", "id")[:-1] + b"\xff"),
+    "pickle behind an image header": ("cat.png", lambda: corpus.PNG_HEADER + corpus.call_pickle(
+        "os", "system", "id")),
+    "GGUF template injection": ("model.gguf", lambda: corpus.gguf_model(
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}")),
 }
+
+
+@pytest.mark.parametrize(("allowlist", "status"), [("", ScanStatus.FLAGGED),
+                                                   ("sklearn", ScanStatus.CLEAN)])
+def test_the_tenant_opts_in_to_the_sklearn_allowlist(upload, default_tenant, allowlist, status):
+    default_tenant.scan_pickle_allowlist = allowlist
+    default_tenant.save()
+
+    artifact = upload(corpus.sklearn_model_pickle(), "model.pkl")
+
+    artifact.refresh_from_db()
+    assert artifact.scan_status == status
+    assert [f.code for f in artifact.scan_reports.get().findings.all()] == (
+        ["pickle.unknown_global"] if allowlist == "" else [])
 
 
 def test_new_file_stays_pending_and_quarantined_until_its_scan_runs(upload, maintainer):
@@ -111,6 +135,19 @@ def test_flagged_file_is_downloadable_where_the_tenant_policy_is_warn(upload, ma
     assert download_status(maintainer, artifact) == SERVED
 
 
+def test_a_flagged_file_not_read_to_the_end_stays_quarantined_under_warn(upload, maintainer,
+                                                                        default_tenant):
+    default_tenant.scan_policy = "warn"
+    default_tenant.save()
+
+    artifact = upload(corpus.call_pickle("os", "system", "id")[:-1] + b"\xff", "model.pkl")
+
+    artifact.refresh_from_db()
+    assert artifact.scan_status == ScanStatus.FLAGGED
+    assert artifact.scan_reports.get().error != ""
+    assert download_status(maintainer, artifact) == 404
+
+
 @pytest.mark.parametrize("policy", ["block", "warn"])
 @pytest.mark.parametrize(("raised", "error"), [
     (RuntimeError("boom"), "The scanner failed (RuntimeError)."),
@@ -123,7 +160,7 @@ def test_scanner_crash_or_timeout_leaves_the_file_quarantined_as_error(
     default_tenant.scan_policy = policy
     default_tenant.save()
 
-    def fail(stream, *, name):
+    def fail(stream, *, name, pickle_allowlist):
         raise raised
 
     monkeypatch.setattr(services, "scan_stream", fail)
@@ -174,7 +211,7 @@ def test_hard_time_limit_finishes_the_interrupted_report_as_an_error(upload):
 
 def test_transient_storage_errors_are_retried(upload, monkeypatch):
     artifact = upload(corpus.TEXT, "README.md", scan=False)
-    real_open, failures = storage.blob_open, []
+    real_open, failures = blobs.blob_open, []
 
     def flaky_open(blob):
         if len(failures) < 2:
@@ -182,7 +219,7 @@ def test_transient_storage_errors_are_retried(upload, monkeypatch):
             raise ConnectionError("storage is unreachable")
         return real_open(blob)
 
-    monkeypatch.setattr(storage, "blob_open", flaky_open)
+    monkeypatch.setattr(blobs, "blob_open", flaky_open)
 
     scan_artifact_task.delay(artifact.pk)
 
@@ -200,7 +237,7 @@ def test_storage_errors_past_the_retries_end_as_an_error(upload, monkeypatch, ma
         attempts.append(blob.pk)
         raise ConnectionError("storage is unreachable")
 
-    monkeypatch.setattr(storage, "blob_open", unreachable)
+    monkeypatch.setattr(blobs, "blob_open", unreachable)
 
     scan_artifact_task.delay(artifact.pk)
 
@@ -302,7 +339,7 @@ def test_findings_are_stored_safely_and_capped(upload, monkeypatch):
     hostile = "../\x00evil\udcff" + "x" * 5000
     findings = [Finding(Severity.HIGH, "archive.path_traversal", "escapes", hostile)] * 501
 
-    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name: ScanResult(
+    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name, **options: ScanResult(
         scanner="zip", scanner_version=SCANNER_VERSION, verdict="flagged", findings=findings,
         detected_format="zip",
     ))

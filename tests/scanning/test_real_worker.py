@@ -4,6 +4,7 @@ Run with REGISTRY_TEST_SERVICES=1, DATABASE_URL (PostgreSQL) and REDIS_URL set, 
 second pass does; a missing service fails these tests.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,8 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from strawberry.relay import from_base64
 
 from config.celery import app
@@ -123,10 +126,10 @@ def start_worker(transactional_db, tmp_path):
         worker.kill()
 
 
-def _upload(user, version, content: bytes, path: str) -> ArtifactFile:
+def _upload(user, version, content: bytes, path: str, **headers: str) -> ArtifactFile:
     result = graphql_client_for(user).upload(
         UPLOAD, {"versionId": global_id(version), "path": path, "file": None},
-        {"variables.file": (path, content)},
+        {"variables.file": (path, content)}, **headers,
     )
     return ArtifactFile.objects.get(pk=from_base64(result.data["uploadFile"]["id"])[1])
 
@@ -191,3 +194,28 @@ def test_a_worker_killed_mid_scan_leaves_the_file_quarantined_until_a_restart(
         (Verdict.CLEAN, False), (Verdict.ERROR, True)
     ]
     assert download_status(maintainer, artifact) == SERVED
+
+
+def test_the_scan_task_logs_with_the_request_id_of_the_upload_and_counts_in_metrics(
+    start_worker, maintainer, version, default_tenant, tmp_path
+):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    worker = start_worker(LOG_FORMAT="json", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+
+    artifact = _upload(maintainer, version, corpus.benign_checkpoint(), "checkpoint.pt",
+                       **{"X-Request-ID": "upload-req-7"})
+    _wait_until(lambda: ArtifactFile.objects.get(pk=artifact.pk).scan_status
+                != ScanStatus.PENDING, "The scan", worker)
+    worker.kill()
+
+    lines = [json.loads(line) for line in worker.log.read_text().splitlines()
+             if line.startswith("{")]
+    task_lines = [line for line in lines if line.get("request_id") == "upload-req-7"]
+    assert {line["event"] for line in task_lines} >= {"task_started", "task_succeeded"}
+    assert {(line["tenant"], line["user_id"]) for line in task_lines} == {
+        (default_tenant.slug, maintainer.pk)}
+    # The worker's prefork child wrote its counters where /metrics (multiprocess mode) reads.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    assert registry.get_sample_value("registry_scans_total", {"verdict": "clean"}) == 1

@@ -122,6 +122,24 @@ def test_only_flagged_files_can_be_released(version, tenant_admin, status):
     assert ScanRelease.objects.count() == 0
 
 
+def test_a_flagged_file_without_a_finished_scan_is_not_released(version, tenant_admin):
+    """A status set without a scan (an older console, a repaired row): no findings to accept,
+    so the file stays quarantined with a coded answer."""
+    artifact = artifact_file(version, scan_status=ScanStatus.FLAGGED)
+    ScanReport.objects.create(file=artifact, trigger=ScanTrigger.UPLOAD, scanner_version="1",
+                              started_at=timezone.now())  # unfinished
+
+    result = graphql_client_for(tenant_admin)(
+        RELEASE, {"fileId": global_id(artifact), "reason": "reviewed"}
+    )
+
+    assert result.data["releaseFile"]["messages"] == [{
+        "code": "no_scan_report", "field": "fileId",
+        "message": "The file has no finished scan to release; rescan it first.",
+    }]
+    assert _state(artifact) == (ScanStatus.FLAGGED, None, "", 0)
+
+
 def test_another_tenants_admin_cannot_find_the_file(flagged):
     other_admin, other_tenant = UserFactory(), TenantFactory()
     MembershipFactory(user=other_admin, tenant=other_tenant, role=Role.ADMIN)
@@ -164,7 +182,7 @@ def test_a_rescan_that_finds_something_new_quarantines_again(
     old_findings = [Finding(Severity(f.severity), f.code, f.message, f.location)
                     for f in released.findings.all()]
     new_finding = Finding(Severity.CRITICAL, "pickle.unsafe_global", "builtins.exec", "model.pkl")
-    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name: ScanResult(
+    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name, **options: ScanResult(
         scanner="pickle", scanner_version=SCANNER_VERSION, verdict="flagged",
         findings=[*old_findings, new_finding], detected_format="pickle",
     ))
@@ -180,7 +198,7 @@ def test_a_clean_file_whose_rescan_fails_is_quarantined(upload, maintainer, monk
                                                         django_capture_on_commit_callbacks):
     artifact = upload(corpus.TEXT, "README.md")
 
-    def crash(stream, *, name):
+    def crash(stream, *, name, pickle_allowlist):
         raise MemoryError
 
     monkeypatch.setattr(services, "scan_stream", crash)

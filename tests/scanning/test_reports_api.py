@@ -55,7 +55,7 @@ FINDINGS = [
 def scanned(upload, monkeypatch):
     """A clean README and a checkpoint the (stubbed) scanner flags with FINDINGS."""
     readme = upload(corpus.TEXT, "README.md")
-    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name: ScanResult(
+    monkeypatch.setattr(services, "scan_stream", lambda stream, *, name, **options: ScanResult(
         scanner="pytorch", scanner_version=SCANNER_VERSION, verdict="flagged",
         findings=FINDINGS, detected_format="pytorch-zip", duration_seconds=0.5,
     ))

@@ -27,7 +27,7 @@ def test_public_api():
     assert [v.value for v in Verdict] == ["clean", "flagged", "error"]
     assert [f.name for f in dataclasses.fields(ScanResult)] == [
         "scanner", "scanner_version", "verdict", "findings", "detected_format",
-        "duration_seconds",
+        "duration_seconds", "incomplete",
     ]  # fmt: skip
     assert [f.name for f in dataclasses.fields(Finding)] == [
         "severity",
@@ -80,14 +80,24 @@ def test_medium_findings_flag_and_info_findings_do_not():
     assert scan_bytes(info).verdict == Verdict.CLEAN
 
 
-def test_an_error_outranks_findings():
-    # Flagged content that also could not be fully read stays quarantined even under "warn".
+def test_a_dangerous_finding_outranks_an_error():
+    # A payload followed by broken bytes is FLAGGED, not an unexplained ERROR (issue 21).
     data = corpus.call_pickle("os", "system", "id")[:-1]
 
     result = scan_bytes(data)
 
-    assert result.verdict == Verdict.ERROR
+    assert result.verdict == Verdict.FLAGGED
     assert codes(result) == {"pickle.dangerous_global", "pickle.parse_error"}
+
+
+def test_an_error_outranks_lesser_findings():
+    # A MEDIUM finding does not explain a part that could not be read: that stays ERROR.
+    members = [corpus.Member("a.txt", b"one"), corpus.Member("a.txt", b"two", method=99)]
+
+    result = scan_bytes(corpus.build_zip(members))
+
+    assert result.verdict == Verdict.ERROR
+    assert codes(result) == {"zip.duplicate_name", "zip.unsupported_compression"}
 
 
 def test_the_name_never_chooses_the_scanner():

@@ -108,24 +108,24 @@ def test_safetensors_file_is_clean():
     ],
     ids=["wrong size", "gap", "overlap", "unknown dtype", "metadata not str", "negative shape"],
 )
-def test_invalid_safetensors_headers_are_flagged(header, data):
+def test_invalid_safetensors_headers_are_errors(header, data):
     result = scan_bytes(corpus.safetensors_with_header(header, data))
 
-    assert result.verdict == Verdict.FLAGGED
+    assert result.verdict == Verdict.ERROR
     assert codes(result) == {"safetensors.invalid_header"}
 
 
-def test_safetensors_header_length_past_the_end_is_flagged():
+def test_safetensors_header_length_past_the_end_is_an_error():
     data = corpus.safetensors_file()
     truncated = data[:40]
 
     result = scan_bytes(truncated)
 
-    assert (result.scanner, result.verdict) == ("safetensors", Verdict.FLAGGED)
+    assert (result.scanner, result.verdict) == ("safetensors", Verdict.ERROR)
     assert codes(result) == {"safetensors.invalid_header"}
 
 
-def test_safetensors_header_with_duplicate_keys_is_flagged():
+def test_safetensors_header_with_duplicate_keys_is_an_error():
     text = b'{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"w":{"dtype":"U8","shape":[1],'
     text += b'"data_offsets":[0,1]}}'
 

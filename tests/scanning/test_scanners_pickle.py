@@ -134,7 +134,8 @@ def test_malicious_opcodes_before_the_damage_are_still_reported():
 
     result = scan_bytes(data)
 
-    assert result.verdict == Verdict.ERROR
+    # The payload decides: FLAGGED, not an unexplained ERROR (issue 21).
+    assert result.verdict == Verdict.FLAGGED
     assert codes(result) == {"pickle.dangerous_global", "pickle.parse_error"}
 
 
@@ -187,3 +188,37 @@ def test_pickle_over_the_byte_limit_is_an_error():
 
     assert result.verdict == Verdict.ERROR
     assert codes(result) == {"pickle.too_large"}
+
+
+def test_a_protocol_0_string_longer_than_a_line_read_is_skipped():
+    data = b"\x80\x02S'" + b"a" * (3 * 2**16) + b"'\np0\n."
+
+    result = scan_bytes(data, name="m.pkl")
+
+    assert (result.verdict, result.detected_format, result.findings) == (
+        Verdict.CLEAN,
+        "pickle",
+        [],
+    )
+
+
+def test_text_without_newlines_that_starts_like_an_opcode_is_not_a_pickle():
+    result = scan_bytes(b"S'" + b"x" * (3 * 2**16))
+
+    assert (result.scanner, result.verdict) == ("unknown", Verdict.CLEAN)
+
+
+def test_values_past_the_modelling_cap_are_plain_constants(monkeypatch):
+    from scanning.scanners import pickle as pickle_scanner
+
+    data = corpus.joblib_file({"x": np.zeros(3)})
+    assert scan_bytes(data).verdict == Verdict.CLEAN
+    monkeypatch.setattr(pickle_scanner, "_MAX_MODELLED", 2)
+
+    result = scan_bytes(data)
+
+    # The wrapper's state is no longer modelled: the array cannot be sized, so not skipped.
+    assert result.verdict == Verdict.ERROR
+    assert [f.message for f in result.findings] == [
+        "the pickle cannot be read: a joblib array whose dtype or shape is computed at load time"
+    ]

@@ -7,7 +7,8 @@ from accounts.services import demo_superuser_ensure
 
 
 class Command(BaseCommand):
-    help = "Ensure the demo superuser (admin of the default tenant) used by `make run`."
+    help = ("Ensure the first superuser (admin of the default tenant): `make run`, and "
+            "compose's create-admin service.")
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default=None)
@@ -15,7 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, username=None, password=None, **options):
         username = username or os.environ.get("REGISTRY_ADMIN_USERNAME", "admin")
-        password = password or os.environ.get("REGISTRY_ADMIN_PASSWORD")
+        # An empty variable (compose passes one when unset) means: generate one.
+        password = password or os.environ.get("REGISTRY_ADMIN_PASSWORD") or None
         generated = password is None
         if generated:
             password = secrets.token_urlsafe(12)

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Tenant
-from registry import storage
+from registry.storage import blobs
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
                             help="Delete the orphaned objects found.")
         parser.add_argument(
             "--orphan-min-age", type=int,
-            default=int(storage.ORPHAN_MIN_AGE.total_seconds()),
+            default=int(blobs.ORPHAN_MIN_AGE.total_seconds()),
             help="Seconds since an object was written before it may count as orphaned "
                  "(younger ones may belong to an upload in progress).",
         )
@@ -30,14 +30,14 @@ class Command(BaseCommand):
             tenant_object = Tenant.objects.filter(slug=tenant).first()
             if tenant_object is None:
                 raise CommandError(f"No tenant {tenant!r}.")
-        report = storage.blobs_verify(limit=limit, tenant=tenant_object)
+        report = blobs.blobs_verify(limit=limit, tenant=tenant_object)
         for blob in report.missing + report.mismatched:
             self.stdout.write(f"BAD     blob {blob.pk} {blob.storage_key}: "
                               f"{blob.integrity_error}")
         min_age = timedelta(seconds=orphan_min_age)
-        orphans = (storage.orphans_delete(min_age=min_age, tenant=tenant_object)
+        orphans = (blobs.orphans_delete(min_age=min_age, tenant=tenant_object)
                    if delete_orphans
-                   else list(storage.orphans(min_age=min_age, tenant=tenant_object)))
+                   else list(blobs.orphans(min_age=min_age, tenant=tenant_object)))
         for key in orphans:
             self.stdout.write(f"{'DELETED' if delete_orphans else 'ORPHAN '} {key}")
         bad = len(report.missing) + len(report.mismatched)

@@ -1,0 +1,5 @@
+import strawberry
+
+from deployments import models
+
+DeploymentStateEnum = strawberry.enum(models.DeploymentState, name="DeploymentState")

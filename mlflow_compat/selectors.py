@@ -1,0 +1,182 @@
+"""Reads for the MLflow API, on top of registry.selectors (visibility applies unchanged).
+
+Version numbers: MLflow's integer version N is our semantic version "N.0.0". Versions with
+another string (1.2.0, 2.0.0-rc.1: pushed through GraphQL or the CLI) are not MLflow versions
+and are not listed here; a new MLflow version takes the number after the highest major
+version of the model, so it never collides with them.
+"""
+
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet, Subquery
+
+from accounts.actor import Actor
+from mlflow_compat.errors import does_not_exist, invalid_parameter
+from mlflow_compat.models import LoggedModel
+from registry import selectors as registry_selectors
+from registry.models import (
+    ArtifactFile,
+    ModelAlias,
+    ModelMetadata,
+    ModelVersion,
+    ModelVersionMetadata,
+    RegisteredModel,
+    ScanStatus,
+)
+from scanning.selectors import latest_finished_report
+
+# Version metadata the adapter keeps for MLflow fields we have no column for; hidden from
+# the version's MLflow tags, and refused as a tag key.
+RESERVED_PREFIX = "registry.mlflow."
+RUN_ID_KEY = f"{RESERVED_PREFIX}run_id"
+RUN_LINK_KEY = f"{RESERVED_PREFIX}run_link"
+
+READY = "READY"
+PENDING_REGISTRATION = "PENDING_REGISTRATION"
+FAILED_REGISTRATION = "FAILED_REGISTRATION"
+# Files every tenant policy lets download (registry.selectors.file_is_downloadable).
+SETTLED = (ScanStatus.CLEAN, ScanStatus.RELEASED)
+
+
+def semver_of(number: int) -> str:
+    return f"{number}.0.0"
+
+
+def version_number(value) -> int:
+    """The MLflow version number a client sent ("3"), else INVALID_PARAMETER_VALUE."""
+    text = str(value if value is not None else "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
+        raise invalid_parameter(f"Model version must be a positive integer, got {text!r}.")
+    return int(text)
+
+
+def mlflow_versions(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """The versions that are MLflow versions: exactly "N.0.0"."""
+    return queryset.filter(version_minor=0, version_patch=0, version_prerelease="~",
+                           version__regex=r"^[0-9]+\.0\.0$")
+
+
+def model_by_name(actor: Actor, name: str | None, *, details: bool = False) -> RegisteredModel:
+    """The visible model `name`; with `details`, fetched with what its MLflow form shows."""
+    models = registry_selectors.models_visible_to(actor)
+    model = (with_model_details(models) if details else models).filter(name=name or "").first()
+    if model is None:
+        raise does_not_exist(f"Registered Model with name={name} not found")
+    return model
+
+
+def with_model_details(queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+    """What a registered model's MLflow form shows, prefetched once for a whole page into
+    plain lists (`mlflow_metadata`, `mlflow_aliases`): a prefetch into the related managers
+    builds one queryset per row, which dominated a page's time. The key's name and an
+    alias's version are read as columns (`key_name`, `version_string`, `version_major`),
+    not as rows of their own."""
+    return queryset.select_related("owner").prefetch_related(
+        Prefetch("metadata", queryset=_metadata(ModelMetadata), to_attr="mlflow_metadata"),
+        Prefetch("aliases", queryset=ModelAlias.objects.annotate(
+            version_string=F("version__version"), version_major=F("version__version_major")),
+            to_attr="mlflow_aliases"),
+    )
+
+
+def with_version_details(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """As `with_model_details`, for versions: `mlflow_metadata` and `mlflow_aliases`, and
+    `mlflow_files_unsettled`: whether a file is neither clean nor released (only then does
+    `registration_status` read the files)."""
+    unsettled = ArtifactFile.objects.filter(model_version=OuterRef("pk")).exclude(
+        scan_status__in=SETTLED)
+    return queryset.select_related("model__tenant", "created_by").annotate(
+        mlflow_files_unsettled=Exists(unsettled)).prefetch_related(
+        Prefetch("metadata", queryset=_metadata(ModelVersionMetadata), to_attr="mlflow_metadata"),
+        Prefetch("aliases", queryset=ModelAlias.objects.only("name", "version"),
+                 to_attr="mlflow_aliases"),
+    )
+
+
+def _metadata(entry_class: type[ModelMetadata | ModelVersionMetadata]) -> QuerySet:
+    return entry_class.objects.annotate(key_name=F("key__name")).only("value", "owner")
+
+
+def latest_versions(models: list[RegisteredModel]) -> dict[int, ModelVersion]:
+    """Each model's highest MLflow version, with its details: model id → version."""
+    highest = mlflow_versions(ModelVersion.objects.filter(model=OuterRef("model"))).order_by(
+        "-version_major").values("pk")[:1]
+    versions = with_version_details(ModelVersion.objects.filter(model__in=models,
+                                                                pk=Subquery(highest)))
+    return {version.model_id: version for version in versions}
+
+
+def _versions_named(actor: Actor, name: str | None) -> QuerySet[ModelVersion]:
+    """The versions of the visible model `name`, read in one query with the version: a
+    version is visible exactly when its model is."""
+    return with_version_details(registry_selectors.model_versions_visible_to(actor).filter(
+        model__name=name or ""))
+
+
+def version_of(actor: Actor, name: str | None, number) -> ModelVersion:
+    number = version_number(number)
+    version = _versions_named(actor, name).filter(version=semver_of(number)).first()
+    if version is None:
+        model_by_name(actor, name)  # a missing model is reported as one
+        raise does_not_exist(f"Model Version (name={name}, version={number}) not found")
+    return version
+
+
+def version_by_alias(actor: Actor, name: str | None, alias: str | None) -> ModelVersion:
+    version = mlflow_versions(_versions_named(actor, name).filter(aliases__name=alias or "")
+                              ).first()
+    if version is None:
+        model_by_name(actor, name)
+        raise does_not_exist(f"Registered model alias {alias} not found.")
+    return version
+
+
+def next_version_number(model: RegisteredModel) -> int:
+    return (model.versions.aggregate(major=Max("version_major"))["major"] or 0) + 1
+
+
+def registration_status(version: ModelVersion) -> tuple[str, str]:
+    """(MLflow status, status message) from the scans of the version's files.
+
+    Downloadable files (clean, released, or flagged under a `warn` policy) are READY; any
+    pending file keeps the version PENDING_REGISTRATION; a flagged or errored file that is
+    not downloadable fails it, with the findings. A version without files is READY: its
+    source is a URI the registry never dereferences. `version` comes from
+    `with_version_details`.
+    """
+    if not version.mlflow_files_unsettled:
+        return READY, ""
+    policy = version.model.tenant.scan_policy
+    files = list(version.files.order_by("path"))
+    blocked = [file for file in files if not registry_selectors.file_is_downloadable(file, policy)]
+    if any(file.scan_status == ScanStatus.PENDING for file in blocked):
+        return PENDING_REGISTRATION, "Waiting for the files' malware scans."
+    if not blocked:
+        return READY, ""
+    return FAILED_REGISTRATION, "; ".join(_findings(file) for file in blocked)
+
+
+def _findings(artifact: ArtifactFile) -> str:
+    report = latest_finished_report(artifact)
+    if report is None:
+        return f"{artifact.path}: {artifact.scan_status}"
+    if report.error:
+        return f"{artifact.path}: scan error: {report.error}"
+    findings = [f"{finding.severity} {finding.code} at {finding.location}: {finding.message}"
+                for finding in report.findings.all()]
+    return f"{artifact.path}: {artifact.scan_status}: {', '.join(findings) or report.verdict}"
+
+
+def version_files(version: ModelVersion) -> list[ArtifactFile]:
+    """The files of a version if all of them may be downloaded, else none: a version that
+    is not READY has no artifacts to the client, as a missing one has none."""
+    if registration_status(version)[0] != READY:
+        return []
+    return list(version.files.select_related("blob", "tenant").order_by("path"))
+
+
+def logged_model_of(actor: Actor, model_id) -> LoggedModel:
+    """A logged model of the actor's tenant (tracking data is per tenant, not per object)."""
+    model = (LoggedModel.objects.select_related("experiment", "run")
+             .filter(experiment__tenant=actor.tenant, model_id=str(model_id or "")).first())
+    if model is None:
+        raise does_not_exist(f"Logged model with ID '{model_id}' not found.")
+    return model
