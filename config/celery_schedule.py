@@ -40,6 +40,16 @@ BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_expired_logins_task",
         "schedule": crontab(minute=45, hour=3),
     },
+    # Before the trash's own purge and the blob garbage collection (03:00): the approved
+    # items are checked again before they go.
+    "purge-cleanup": {
+        "task": "cleanup.tasks.purge_cleanup_task",
+        "schedule": crontab(minute=15, hour=2),
+    },
+    "propose-cleanup": {
+        "task": "cleanup.tasks.propose_cleanup_task",
+        "schedule": crontab(minute=45, hour=2),
+    },
     "purge-audit-entries": {
         "task": "audit.tasks.purge_audit_entries_task",
         "schedule": crontab(minute=50, hour=3),

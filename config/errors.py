@@ -1,4 +1,5 @@
 from accounts.errors import AccountErrorCode, CommonErrorCode
+from cleanup.errors import CleanupErrorCode
 from config.graphql_limits import ApiErrorCode
 from deployments.errors import DeploymentErrorCode
 from registry.errors import RegistryErrorCode
@@ -7,7 +8,8 @@ from webhooks.errors import WebhookErrorCode
 
 # Each domain keeps its own code enum; this is the catalogue `errorCodes` serves.
 ERROR_CODE_ENUMS = [ApiErrorCode, CommonErrorCode, AccountErrorCode, RegistryErrorCode,
-                    ScanningErrorCode, WebhookErrorCode, DeploymentErrorCode]
+                    ScanningErrorCode, WebhookErrorCode, DeploymentErrorCode,
+                    CleanupErrorCode]
 
 
 def all_error_codes() -> list[tuple[str, str]]:

@@ -53,6 +53,13 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook deliveries by event and outcome: succeeded or failed (final), retried (an "
     "attempt that will be repeated).", ["event", "outcome"])
 
+CLEANUP_ITEMS = Counter(
+    "registry_cleanup_items",
+    "Cleanup proposal items by outcome: proposed, trashed, skipped (protected since), "
+    "excluded, restored, purged.", ["outcome"])
+CLEANUP_RECLAIMED_BYTES = Counter(
+    "registry_cleanup_reclaimed_bytes", "Bytes of storage the cleanup purge freed.", ["tenant"])
+
 
 def record_transfer(count: Counter, size_counter: Counter, *, tenant: str, size: int) -> None:
     count.labels(tenant).inc()

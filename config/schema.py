@@ -11,6 +11,8 @@ import config
 from accounts.graphql.mutations import Mutation as AccountsMutation
 from accounts.graphql.schema import Query as AccountsQuery
 from audit.graphql.schema import Query as AuditQuery
+from cleanup.graphql.mutations import Mutation as CleanupMutation
+from cleanup.graphql.schema import Query as CleanupQuery
 from config.errors import all_error_codes
 from config.graphql_limits import limit_extensions
 from config.metrics import OperationMetrics
@@ -61,10 +63,10 @@ class CoreQuery:
 
 
 Query = merge_types("Query", (NodeQuery, CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery,
-                             WebhooksQuery, DeploymentsQuery, AuditQuery))
+                             WebhooksQuery, DeploymentsQuery, AuditQuery, CleanupQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, SharingMutation,
                                    TransferMutation, ScanningMutation, WebhooksMutation,
-                                   DeploymentsMutation))
+                                   DeploymentsMutation, CleanupMutation))
 
 schema = strawberry.Schema(
     query=Query,

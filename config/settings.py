@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "audit",
     "mlflow_compat",
     "usage",
+    "cleanup",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,7 @@ CELERY_TASK_ROUTES = {
     "accounts.tasks.*": {"queue": "maintenance"},
     "webhooks.tasks.requeue_stale_webhook_deliveries_task": {"queue": "maintenance"},
     "audit.tasks.*": {"queue": "maintenance"},
+    "cleanup.tasks.*": {"queue": "maintenance"},
     "webhooks.tasks.*": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
