@@ -127,14 +127,14 @@ def _reclaimable_update(proposal: CleanupProposal) -> None:
             proposed_blobs AS (
                 SELECT blob_id, MIN(item_id) AS item_id, COUNT(*) AS files
                 FROM proposal_files GROUP BY blob_id),
-            exclusive AS (
-                SELECT pb.item_id, b.size FROM proposed_blobs pb JOIN {blobs} b
-                ON b.id = pb.blob_id
-                WHERE pb.files = (SELECT COUNT(*) FROM {files} f WHERE f.blob_id = pb.blob_id))
-            UPDATE {_ITEMS} SET reclaimable_bytes = (
-                SELECT SUM(e.size) FROM exclusive e WHERE e.item_id = {_ITEMS}.id)
-            WHERE proposal_id = %s AND id IN (SELECT item_id FROM exclusive)""",
-                       [proposal.pk] * (len(KINDS) + 1))
+            reclaimable AS (
+                SELECT pb.item_id, SUM(b.size) AS bytes FROM proposed_blobs pb
+                JOIN {blobs} b ON b.id = pb.blob_id
+                WHERE pb.files = (SELECT COUNT(*) FROM {files} f WHERE f.blob_id = pb.blob_id)
+                GROUP BY pb.item_id)
+            UPDATE {_ITEMS} SET reclaimable_bytes = reclaimable.bytes FROM reclaimable
+            WHERE {_ITEMS}.id = reclaimable.item_id""",
+                       [proposal.pk] * len(KINDS))
 
 
 def _proposal_write(tenant: Tenant, policy: RetentionPolicy, now: datetime) -> CleanupProposal:
@@ -246,7 +246,7 @@ def _proposal_state_refresh(proposal: CleanupProposal) -> None:
 def _items_of(proposal: CleanupProposal, item_ids: list[int] | None) -> list[ProposalItem]:
     """The items to act on, locked: all proposed ones, or exactly `item_ids`, each of
     this proposal (else NOT_FOUND) and proposed (else ITEM_NOT_PROPOSED)."""
-    items = proposal.items.select_for_update().select_related("model_version__model",
+    items = proposal.items.select_for_update(of=("self",)).select_related("model_version__model",
                                                              "dataset_version__dataset")
     if item_ids is None:
         return list(items.filter(state=ItemState.PROPOSED).order_by("pk"))
@@ -301,7 +301,7 @@ def proposal_approve(*, actor: Actor, proposal_id: int, item_ids: list[int] | No
 def item_exclude(*, actor: Actor, item_id: int) -> ProposalItem:
     """Keep an item's version out of every later proposal; a trashed one is restored."""
     require_tenant_admin(actor)
-    item = (ProposalItem.objects.select_for_update().select_related("proposal")
+    item = (ProposalItem.objects.select_for_update(of=("self",)).select_related("proposal")
             .filter(proposal__tenant=actor.tenant, pk=item_id).first())
     if item is None:
         raise not_found()
@@ -339,7 +339,7 @@ def _due_items(now: datetime, tenant: Tenant | None):
 def _locked_trashed_item(item_id: int) -> ProposalItem | None:
     """The item, locked, while it is trashed; None when another purge holds it, or it has
     moved on (a rerun)."""
-    return (ProposalItem.objects.select_for_update(skip_locked=True)
+    return (ProposalItem.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=item_id, state=ItemState.TRASHED)
             .select_related("proposal__tenant", "proposal__approved_by").first())
 

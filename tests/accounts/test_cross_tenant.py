@@ -178,6 +178,15 @@ MUTATIONS = {
         {"data": {"id": "@environment", "description": "taken over"}}),
     "deleteServingEnvironment": (mutation("($id: ID!)", "deleteServingEnvironment(id: $id)"),
                                  {"id": "@environment"}),
+    "approveCleanupProposal": (
+        mutation("($id: ID!)", "approveCleanupProposal(data: {id: $id})"),
+        {"id": "@cleanup_proposal"}),
+    "approveCleanupProposal/their item": (
+        mutation("($id: ID!, $item: ID!)",
+                 "approveCleanupProposal(data: {id: $id, itemIds: [$item]})"),
+        {"id": "~cleanup_proposal", "item": "@cleanup_item"}),
+    "excludeCleanupItem": (mutation("($id: ID!)", "excludeCleanupItem(id: $id)"),
+                           {"id": "@cleanup_item"}),
     "createInferenceService/their environment": (
         mutation("($data: CreateInferenceServiceInput!)", "createInferenceService(data: $data)"),
         {"data": {"environmentId": "@environment", "modelVersionId": "~model_version",
@@ -204,12 +213,14 @@ QUERIES = {
        for key in ["model", "dataset", "model_version", "dataset_version", "file",
                    "dataset_file", "alias", "tag", "metadata_key", "group", "api_token",
                    "upload", "member", "admin", "tenant", "membership", "webhook",
-                   "webhook_delivery", "environment", "inference_service"]},
+                   "webhook_delivery", "environment", "inference_service", "cleanup_proposal",
+                   "cleanup_item"]},
     "nodes": ("query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
               {"ids": ["@model", "@dataset", "@model_version", "@dataset_version", "@file",
                        "@alias", "@tag", "@metadata_key", "@group", "@api_token", "@upload",
                        "@member", "@tenant", "@membership", "@webhook",
-                       "@webhook_delivery", "@environment", "@inference_service"]}),
+                       "@webhook_delivery", "@environment", "@inference_service",
+                       "@cleanup_proposal", "@cleanup_item"]}),
     **{f"models/{name}": (
         f"query($f: RegisteredModelFilter) {{ models(filters: $f) {{ {CATALOG} }} }}",
         {"f": filters})
@@ -400,6 +411,8 @@ def test_counts_lists_and_the_tenant_directory_show_only_the_callers_tenant(tena
       webhooks { totalCount edges { node { url } } }
       servingEnvironments { totalCount edges { node { name } } }
       inferenceServices { totalCount edges { node { name } } }
+      cleanupProposals { totalCount edges { node { items { edges { node { label } } } } } }
+      retentionPolicy { enabled }
     }""").data
 
     assert data == {
@@ -423,6 +436,9 @@ def test_counts_lists_and_the_tenant_directory_show_only_the_callers_tenant(tena
         "servingEnvironments": {"totalCount": 1, "edges": [{"node": {"name": "bravo-edge"}}]},
         "inferenceServices": {"totalCount": 1, "edges": [
             {"node": {"name": "bravo-detector-edge"}}]},
+        "cleanupProposals": {"totalCount": 1, "edges": [{"node": {"items": {"edges": [
+            {"node": {"label": "bravo-images 1.0.0"}}]}}}]},
+        "retentionPolicy": {"enabled": False},
     }
 
 
@@ -453,9 +469,11 @@ def test_every_mutation_and_query_is_in_the_matrix():
         "login", "refreshToken", "logout", "createApiToken", "createTenant", "addMember",
         "createModel", "createDataset", "createGroup", "createDefaultTag",
         "createDefaultMetadataKey", "createWebhook", "createServingEnvironment",
+        "updateRetentionPolicy",
     }
     exempt_queries = {"errorCodes", "serverInfo", "viewer", "tenants", "models", "datasets",
-                      "tags", "metadataKeys", "webhooks"}
+                      "tags", "metadataKeys", "webhooks", "cleanupProposals",
+                      "retentionPolicy"}
     covered = {name.split("/")[0] for name in [*MUTATIONS, *QUERIES]} | {"uploadFile"}
     graphql_schema = schema._schema
 

@@ -9,6 +9,7 @@ from strawberry.relay import from_base64, to_base64
 from accounts import services as account_services
 from accounts.models import ApiToken, Membership, Role, Tenant, TenantGroup, User
 from accounts.selectors import actor_for
+from cleanup.models import CleanupProposal, ProposalItem
 from deployments import services as deployment_services
 from deployments.models import InferenceService, ServingEnvironment
 from registry import models, services, transfer
@@ -41,6 +42,8 @@ class TenantWorld:
     webhook_delivery: WebhookDelivery
     environment: ServingEnvironment
     inference_service: InferenceService
+    cleanup_proposal: CleanupProposal
+    cleanup_item: ProposalItem
     prefix: str
 
     def ids(self) -> dict[str, str]:
@@ -66,6 +69,8 @@ class TenantWorld:
             "webhook_delivery": to_base64("WebhookDelivery", self.webhook_delivery.pk),
             "environment": to_base64("ServingEnvironment", self.environment.pk),
             "inference_service": to_base64("InferenceService", self.inference_service.pk),
+            "cleanup_proposal": to_base64("CleanupProposal", self.cleanup_proposal.pk),
+            "cleanup_item": to_base64("CleanupItem", self.cleanup_item.pk),
         }
 
     def names(self) -> dict[str, str]:
@@ -150,6 +155,13 @@ def build_world(prefix: str) -> TenantWorld:
     inference_service = deployment_services.inference_service_create(
         actor=actor, environment_id=environment.pk, model_version_id=model_version.pk,
         name=f"{prefix}-detector-edge", endpoint_url=f"https://serving.{prefix}.example/")
+    # Written as the proposal job writes them (its candidate rules have their own tests).
+    cleanup_proposal = CleanupProposal.objects.create(tenant=tenant, dormant_days=180,
+                                                      keep_newest=3, item_count=1)
+    cleanup_item = ProposalItem.objects.create(
+        proposal=cleanup_proposal, dataset_version=dataset_version,
+        label=f"{dataset.name} {dataset_version.version}",
+        version_created_at=dataset_version.created_at, newer_versions=0)
     return TenantWorld(
         tenant=tenant, admin=admin, member=member, model=model, dataset=dataset,
         model_version=model_version, dataset_version=dataset_version,
@@ -160,12 +172,13 @@ def build_world(prefix: str) -> TenantWorld:
         metadata_key=models.MetadataKey.objects.get(tenant=tenant), group=group,
         api_token=api_token, upload=upload, membership=membership, webhook=webhook,
         webhook_delivery=webhook_delivery, environment=environment,
-        inference_service=inference_service, prefix=prefix,
+        inference_service=inference_service, cleanup_proposal=cleanup_proposal,
+        cleanup_item=cleanup_item, prefix=prefix,
     )
 
 
 SNAPSHOT_APPS = ("accounts", "auth", "guardian", "registry", "scanning", "webhooks",
-                 "deployments")
+                 "deployments", "cleanup")
 
 
 def database_snapshot() -> dict[str, list[dict]]:
