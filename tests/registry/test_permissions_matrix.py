@@ -428,3 +428,81 @@ def test_audit_log_matrix(visibility, caller):
     outcome = {1: "shown", 0: "hidden"}[data["totalCount"]]
     assert data["edges"] == ([{"node": {"action": "probe"}}] if outcome == "shown" else [])
     assert outcome == AUDIT_EXPECTED[visibility][caller]
+
+
+# --- Cleanup ---------------------------------------------------------------------------------
+# Tenant admins only, in their own tenant:
+# - policy / update policy: `retentionPolicy` (null for others) and `updateRetentionPolicy`;
+# - proposals: the subject tenant's proposal in `cleanupProposals`, and `node(id)` of it;
+# - approve / exclude: `approveCleanupProposal` and `excludeCleanupItem` of it.
+# A caller of the tenant who is not its admin is refused with permission_denied, anyone else
+# (the other tenant's admin) with not_found; a refusal changes nothing.
+CLEANUP_OPERATIONS = ["policy", "update_policy", "proposals", "approve", "exclude"]
+_NOT_ADMIN = ("null", DENIED, "hidden", DENIED, DENIED)
+CLEANUP_EXPECTED = {
+    **{caller: _NOT_ADMIN for caller in CALLERS},
+    "tenant_admin": ("shown", OK, "shown", OK, OK),
+    "superuser": ("shown", OK, "shown", OK, OK),
+    # Their own tenant's policy; the subject tenant's proposal is out of reach.
+    "other_tenant": ("shown", OK, "hidden", NF, NF),
+}
+CLEANUP_MUTATIONS = {
+    "update_policy": "mutation { result: updateRetentionPolicy(data: {enabled: true}) { "
+                     "__typename " + OPERATION_INFO + " } }",
+    "approve": "mutation($id: ID!) { result: approveCleanupProposal(data: {id: $id}) { "
+               "__typename " + OPERATION_INFO + " } }",
+    "exclude": "mutation($item: ID!) { result: excludeCleanupItem(id: $item) { __typename "
+               + OPERATION_INFO + " } }",
+}
+
+
+def _cleanup_state() -> list[dict]:
+    from cleanup.models import CleanupProposal, ExcludedVersion, ProposalItem, RetentionPolicy
+
+    return [*(list(model.objects.order_by("pk").values()) for model in
+              (CleanupProposal, ProposalItem, ExcludedVersion, RetentionPolicy)),
+            catalog_state()]
+
+
+def _cleanup_outcome(world, caller: str, operation: str) -> str:
+    from cleanup.models import CleanupProposal, ProposalItem
+
+    proposal = CleanupProposal.objects.create(tenant=world.tenant, dormant_days=180,
+                                              keep_newest=3, item_count=1)
+    item = ProposalItem.objects.create(
+        proposal=proposal, dataset_version=world.dataset_version, label="subject 1.0.0",
+        version_created_at=world.dataset_version.created_at, newer_versions=3)
+    proposal_id = to_base64("CleanupProposal", proposal.pk)
+    client = world.graphql(caller)
+    if operation == "policy":
+        policy = client("{ retentionPolicy { enabled } }").data["retentionPolicy"]
+        return "null" if policy is None else "shown"
+    if operation == "proposals":
+        listed = client("{ cleanupProposals { totalCount edges { node { id } } } }").data
+        node = client("query($id: ID!) { node(id: $id) { id } }", {"id": proposal_id}).data
+        if listed["cleanupProposals"]["edges"] == [{"node": {"id": proposal_id}}]:
+            assert node == {"node": {"id": proposal_id}}
+            return "shown"
+        assert listed["cleanupProposals"] == {"totalCount": 0, "edges": []}
+        assert node == {"node": None}
+        return "hidden"
+    before = _cleanup_state()
+    result = client(CLEANUP_MUTATIONS[operation], {
+        "id": proposal_id, "item": to_base64("CleanupItem", item.pk)}).data["result"]
+    if result["__typename"] != "OperationInfo":
+        return OK
+    assert _cleanup_state() == before
+    codes = [message["code"] for message in result["messages"]]
+    assert codes in ([DENIED], [NF]), codes
+    return codes[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", CLEANUP_OPERATIONS)
+@pytest.mark.parametrize("caller", CALLERS)
+def test_cleanup_permission_matrix(caller, operation):
+    world = build_world(Visibility.PRIVATE)
+
+    outcome = _cleanup_outcome(world, caller, operation)
+
+    assert outcome == CLEANUP_EXPECTED[caller][CLEANUP_OPERATIONS.index(operation)]
