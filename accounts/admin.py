@@ -241,7 +241,8 @@ class TenantCreationForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = ["slug", "organization", "address", "email", "phone", "scan_policy",
-                  "scan_pickle_allowlist", "allow_anonymous_read", "quota_bytes", "quota_files"]
+                  "scan_pickle_allowlist", "allow_anonymous_read", "quota_bytes", "quota_files",
+                  "trash_enabled", "trash_restore_days"]
 
     def clean(self):
         """The same rules as `createTenant`, reported on the form's fields."""

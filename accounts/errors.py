@@ -84,6 +84,9 @@ class AccountErrorCode(models.TextChoices):
     )
     ALREADY_MEMBER = "already_member", "The user is a member of this tenant already."
     LAST_ADMIN = "last_admin", "A tenant keeps at least one admin."
+    INVALID_TRASH_RESTORE_DAYS = (
+        "invalid_trash_restore_days", "The trash's restore window is 1 to 365 days."
+    )
     INVALID_QUOTA = (
         "invalid_quota", "A quota is a whole number from 0 (bytes up to 2^63-1, files up to "
         "2^31-1)."

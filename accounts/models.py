@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 
@@ -62,6 +62,12 @@ class Tenant(models.Model):
     )
     quota_bytes = models.BigIntegerField(default=default_quota_bytes)
     quota_files = models.PositiveIntegerField(default=default_quota_files)
+    trash_enabled = models.BooleanField(
+        default=True, help_text="Deleted versions and files go to the trash, restorable by the "
+        "tenant's admins until purged; off: deleted at once.")
+    trash_restore_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days a trashed version or file stays restorable before it is purged (1-365).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -220,6 +220,7 @@ def tenant_delete(*, tenant_id: int, confirm_slug: str) -> None:
 
 
 # Bounds of the columns (BigIntegerField, PositiveIntegerField).
+TRASH_RESTORE_DAYS = (1, 365)  # as the model's validators
 QUOTA_LIMITS = {"quota_bytes": ("quotaBytes", 2**63 - 1), "quota_files": ("quotaFiles", 2**31 - 1)}
 
 
@@ -227,11 +228,13 @@ QUOTA_LIMITS = {"quota_bytes": ("quotaBytes", 2**63 - 1), "quota_files": ("quota
 def tenant_settings_update(*, actor: Actor, tenant_id: int, scan_policy: str | None = None,
                            allow_anonymous_read: bool | None = None,
                            quota_bytes: int | None = None,
-                           quota_files: int | None = None) -> Tenant:
-    """Change a tenant's scan policy, anonymous read and quotas (None: unchanged).
+                           quota_files: int | None = None,
+                           trash_enabled: bool | None = None,
+                           trash_restore_days: int | None = None) -> Tenant:
+    """Change a tenant's scan policy, anonymous read, trash and quotas (None: unchanged).
 
-    Its admins set the policy and anonymous read; quotas are the operator's to grant, so only
-    the superuser sets them. Another tenant answers as a missing one.
+    Its admins set the policy, anonymous read and the trash; quotas are the operator's to
+    grant, so only the superuser sets them. Another tenant answers as a missing one.
     """
     require_scope(actor, TokenScope.ADMIN)
     tenant = (selectors.tenants_visible_to(actor).select_for_update()
@@ -250,8 +253,14 @@ def tenant_settings_update(*, actor: Actor, tenant_id: int, scan_policy: str | N
         field, maximum = QUOTA_LIMITS[name]
         if value is not None and not 0 <= value <= maximum:
             raise _error(field, f"Give a whole number from 0 to {maximum}.", Code.INVALID_QUOTA)
+    if trash_restore_days is not None and not (
+            TRASH_RESTORE_DAYS[0] <= trash_restore_days <= TRASH_RESTORE_DAYS[1]):
+        raise _error("trashRestoreDays", "Give a whole number of days from "
+                     f"{TRASH_RESTORE_DAYS[0]} to {TRASH_RESTORE_DAYS[1]}.",
+                     Code.INVALID_TRASH_RESTORE_DAYS)
     changes = {name: value for name, value in {
         "scan_policy": scan_policy, "allow_anonymous_read": allow_anonymous_read, **quotas,
+        "trash_enabled": trash_enabled, "trash_restore_days": trash_restore_days,
     }.items() if value is not None}
     before = audit.snapshot(tenant, list(changes))
     for name, value in changes.items():

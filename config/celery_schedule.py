@@ -16,6 +16,11 @@ BEAT_SCHEDULE = {
         "task": "registry.tasks.sweep_upload_temp_files_task",
         "schedule": crontab(minute=20),
     },
+    # Before the blob garbage collection, which then finds what a purge left unreferenced.
+    "purge-trash": {
+        "task": "registry.tasks.purge_trash_task",
+        "schedule": crontab(minute=30, hour=2),
+    },
     "collect-unreferenced-blobs": {
         "task": "registry.tasks.collect_unreferenced_blobs_task",
         "schedule": crontab(minute=0, hour=3),

@@ -23,6 +23,8 @@ from registry.graphql.mutations import Mutation as RegistryMutation
 from registry.graphql.schema import Query as RegistryQuery
 from registry.graphql.sharing import Mutation as SharingMutation
 from registry.graphql.transfer import Mutation as TransferMutation
+from registry.graphql.trash import Mutation as TrashMutation
+from registry.graphql.trash import Query as TrashQuery
 from scanning.graphql.mutations import Mutation as ScanningMutation
 from scanning.graphql.schema import Query as ScanningQuery
 from webhooks.graphql.mutations import Mutation as WebhooksMutation
@@ -63,10 +65,11 @@ class CoreQuery:
 
 
 Query = merge_types("Query", (NodeQuery, CoreQuery, AccountsQuery, RegistryQuery, ScanningQuery,
-                             WebhooksQuery, DeploymentsQuery, AuditQuery, CleanupQuery))
+                             WebhooksQuery, DeploymentsQuery, AuditQuery, TrashQuery,
+                             CleanupQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, RegistryMutation, SharingMutation,
                                    TransferMutation, ScanningMutation, WebhooksMutation,
-                                   DeploymentsMutation, CleanupMutation))
+                                   DeploymentsMutation, TrashMutation, CleanupMutation))
 
 schema = strawberry.Schema(
     query=Query,

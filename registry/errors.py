@@ -33,6 +33,13 @@ class RegistryErrorCode(models.TextChoices):
     VERSION_IMMUTABLE = (
         "version_immutable", "The version is immutable: no file, content or deletion changes."
     )
+    VERSION_TRASHED = (
+        "version_trashed", "The version is in the trash: restore it before changing it."
+    )
+    NOT_TRASHED = "not_trashed", "The version or file is not in the trash."
+    RESTORE_WINDOW_PASSED = (
+        "restore_window_passed", "The trash's restore window has passed; it is being purged."
+    )
     FILE_TOO_LARGE = "file_too_large", "The file exceeds the maximum file size."
     QUOTA_EXCEEDED = "quota_exceeded", "The tenant's storage quota would be exceeded."
     INTEGRITY_MISMATCH = "integrity_mismatch", "Size or sha256 does not match the bytes received."
@@ -59,4 +66,11 @@ def version_immutable(field: str = "versionId") -> CodedValidationError:
         {field: "The version is immutable: its files and content cannot change and it "
                 "cannot be deleted."},
         code=RegistryErrorCode.VERSION_IMMUTABLE,
+    )
+
+
+def version_trashed(field: str = "versionId") -> CodedValidationError:
+    return CodedValidationError(
+        {field: "The version is in the trash; a tenant admin may restore it."},
+        code=RegistryErrorCode.VERSION_TRASHED,
     )

@@ -187,6 +187,14 @@ class Version(models.Model):
     # Set by `version_immutable_set` only: files, content fields and the version itself are
     # then frozen (its state may still change).
     immutable = models.BooleanField(default=False, editable=False)
+    # Set by the trash services only (registry.trash): a trashed row is hidden from every
+    # read path and purged after `purge_after` unless restored.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   editable=False)
+    trash_reason = models.CharField(max_length=200, blank=True, editable=False)
+    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     SEMVER_ORDER = ("-version_major", "-version_minor", "-version_patch",
                     "-version_prerelease")
@@ -405,6 +413,14 @@ class ArtifactFile(models.Model):
                                     related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_downloaded_at = models.DateTimeField(null=True, blank=True)
+    # Set by the trash services only (registry.trash): a trashed row is hidden from every
+    # read path and purged after `purge_after` unless restored.
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   editable=False)
+    trash_reason = models.CharField(max_length=200, blank=True, editable=False)
+    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta:
         ordering = ["path"]

@@ -227,9 +227,12 @@ def datasets_visible_to(actor: Actor) -> QuerySet[Dataset]:
 # Versions, files and aliases inherit from their model or dataset, checked through the join
 # to it: a page's prefetch or a lookup by id checks only the parents of its own rows.
 
+# A trashed version or file is hidden from every read path (lists, `node`, downloads,
+# MLflow, pulls) as if it did not exist; only `trashed_*` below show it, to tenant admins.
+
 def restrict_versions(queryset: QuerySet, actor: Actor, kind: CatalogKind) -> QuerySet[Version]:
     return queryset.filter(visible_condition(actor, kind.entry_class, f"{kind.parent_field}__",
-                                             per_row=True))
+                                             per_row=True), trashed_at__isnull=True)
 
 
 def restrict_model_versions(queryset: QuerySet, actor: Actor) -> QuerySet[ModelVersion]:
@@ -253,14 +256,51 @@ def dataset_versions_visible_to(actor: Actor) -> QuerySet[DatasetVersion]:
 
 
 def restrict_files(queryset: QuerySet, actor: Actor) -> QuerySet[ArtifactFile]:
+    # The files of a trashed version are trashed with it (registry.trash), so their own
+    # column decides.
     return queryset.filter(reduce(or_, (
         visible_condition(actor, kind.entry_class,
                           f"{kind.version_field}__{kind.parent_field}__", per_row=True)
-        for kind in KINDS)))
+        for kind in KINDS)), trashed_at__isnull=True)
 
 
 def files_visible_to(actor: Actor) -> QuerySet[ArtifactFile]:
     return restrict_files(ArtifactFile.objects.all(), actor)
+
+
+def untrashed(queryset: QuerySet) -> QuerySet:
+    """Versions or files of a queryset reached from a row already checked visible (a
+    version's files, a model's newest version), without the trashed ones."""
+    return queryset.filter(trashed_at__isnull=True)
+
+
+def version_files(version: Version) -> QuerySet[ArtifactFile]:
+    """The files of a version already checked visible, without those trashed on their own."""
+    return untrashed(version.files.all())
+
+
+def trashed_versions(actor: Actor, kind: CatalogKind) -> QuerySet[Version]:
+    """The tenant's trashed versions, newest trash first: its admins' (and the superuser's)
+    to see and restore; nothing for anyone else."""
+    if not actor.is_tenant_admin:
+        return kind.version_class.objects.none()
+    return (kind.version_class.objects
+            .filter(**{f"{kind.parent_field}__tenant": actor.tenant}, trashed_at__isnull=False)
+            .annotate(size=Sum("files__size"))
+            .order_by("-trashed_at", "-pk"))
+
+
+def trashed_files(actor: Actor, *, alone: bool = False) -> QuerySet[ArtifactFile]:
+    """The tenant's trashed files for its admins, nothing for anyone else; with `alone`,
+    only those trashed on their own (not with their version)."""
+    if not actor.is_tenant_admin:
+        return ArtifactFile.objects.none()
+    files = ArtifactFile.objects.filter(tenant=actor.tenant, trashed_at__isnull=False)
+    if alone:
+        files = files.filter(
+            Q(model_version__trashed_at__isnull=True, dataset_version__isnull=True)
+            | Q(dataset_version__trashed_at__isnull=True, model_version__isnull=True))
+    return files.order_by("-trashed_at", "-pk")
 
 
 def files_of_entry(entry: CatalogEntry) -> QuerySet[ArtifactFile]:

@@ -26,10 +26,10 @@ from audit import services as audit
 from config import metrics
 from deployments import selectors as deployment_selectors
 from deployments.errors import DeploymentErrorCode
-from registry import selectors, signals
+from registry import selectors, signals, trash
 from registry.catalog import kind_of
 from registry.errors import RegistryErrorCode as Code
-from registry.errors import file_too_large, version_immutable
+from registry.errors import file_too_large, version_immutable, version_trashed
 from registry.models import (
     ACTIVE_UPLOAD_STATES,
     AccessLevel,
@@ -531,8 +531,10 @@ def _lineage_apply(version: Version, actor: Actor, changes: ListChanges | None) 
 
 
 def latest_version_refresh(parent: CatalogEntry) -> None:
-    """Point `parent.latest_version` at its newest version by semantic precedence."""
-    parent.latest_version = parent.versions.order_by(*Version.SEMVER_ORDER).first()
+    """Point `parent.latest_version` at its newest version by semantic precedence; a
+    trashed version is never the newest."""
+    parent.latest_version = (selectors.untrashed(parent.versions.all())
+                             .order_by(*Version.SEMVER_ORDER).first())
     parent.save(update_fields=["latest_version", "updated_at"])
 
 
@@ -555,17 +557,25 @@ def version_for_change(*, actor: Actor, version: Version) -> Version:
 def version_parent_for(*, actor: Actor, version: Version, manage: bool = False,
                        field: str = "versionId") -> CatalogEntry:
     """The version's model or dataset, locked, if the actor may change it (or, with
-    `manage`, delete it), else NOT_FOUND on `field`."""
+    `manage`, delete it), else NOT_FOUND on `field`; a trashed version is refused with
+    VERSION_TRASHED (restore it first)."""
     kind = kind_of(version)
     parent = catalog_entry_for_change(entry_class=kind.entry_class, actor=actor,
                                       entry_id=getattr(version, f"{kind.parent_field}_id"),
                                       field=field)
     if manage and not selectors.can_manage(actor, parent):
         raise not_found(field)
-    # Read before the lock: a concurrent deletion may have taken it meanwhile.
-    if not type(version).objects.filter(pk=version.pk).exists():
-        raise not_found(field)
+    _refuse_if_gone_or_trashed(version, field)
     return parent
+
+
+def _refuse_if_gone_or_trashed(version: Version, field: str) -> None:
+    # Read again under the parent's lock: a concurrent deletion or trash may have come first.
+    trashed = type(version).objects.filter(pk=version.pk).values_list("trashed_at", flat=True)
+    if not trashed:
+        raise not_found(field)
+    if trashed[0] is not None:
+        raise version_trashed(field)
 
 
 def _refuse_if_immutable(version: Version, field: str) -> None:
@@ -607,14 +617,23 @@ def version_state_set(*, actor: Actor, version: Version, state: str) -> Version:
     return version_update(actor=actor, version=version, state=state)
 
 
-@transaction.atomic
-def version_delete(*, actor: Actor, version: Version, field: str = "versionId") -> None:
-    """Delete a version with its files, metadata, lineage links and uploads in progress, and
-    the stored bytes no other file shares. Refused while an alias names the version: what
-    `production` then points at is a decision for whoever moves the alias; and while a
-    DEPLOYED inference service serves it (its UNDEPLOYED records go with it)."""
-    require_scope(actor)
-    parent = version_parent_for(actor=actor, version=version, manage=True, field=field)
+def version_removal_check(*, actor: Actor | None, version: Version, field: str = "versionId",
+                          system: str | None = None) -> CatalogEntry:
+    """The version's model or dataset, locked, if the version may be removed (trashed or
+    deleted), else the refusal. Those who manage the parent may (a `system` job is not
+    asked); never an immutable or trashed version. Refused while an alias names the
+    version: what `production` then points at is a decision for whoever moves the alias;
+    and while a DEPLOYED inference service serves it."""
+    if system:
+        kind = kind_of(version)
+        parent = (kind.entry_class.objects.select_for_update()
+                  .filter(pk=getattr(version, f"{kind.parent_field}_id")).first())
+        if parent is None:
+            raise not_found(field)
+        _refuse_if_gone_or_trashed(version, field)
+    else:
+        require_scope(actor)
+        parent = version_parent_for(actor=actor, version=version, manage=True, field=field)
     _refuse_if_immutable(version, field)
     if isinstance(version, ModelVersion):
         aliases = sorted(version.aliases.values_list("name", flat=True))
@@ -626,6 +645,18 @@ def version_delete(*, actor: Actor, version: Version, field: str = "versionId") 
             )
         if deployment_selectors.version_is_deployed(version):
             raise _version_deployed(field)
+    return parent
+
+
+@transaction.atomic
+def version_delete(*, actor: Actor, version: Version, field: str = "versionId") -> None:
+    """Remove a version (see `version_removal_check`): to the trash when the tenant keeps
+    one, else at once with its files, metadata, lineage links and uploads in progress, and
+    the stored bytes no other file shares (its UNDEPLOYED inference services go with it)."""
+    if actor.tenant is not None and actor.tenant.trash_enabled:
+        trash.version_trash(actor=actor, version=version, reason="Deleted", field=field)
+        return
+    parent = version_removal_check(actor=actor, version=version, field=field)
     blob_ids = list(version.files.values_list("blob_id", flat=True))
     webhook_events.version_deleted(version)
     audit.record(actor=actor, action="delete", obj=version)
@@ -670,6 +701,8 @@ def model_alias_set(*, actor: Actor, model_id: int, alias: str,
     if version.model_id != model.pk:
         raise CodedValidationError({"versionId": "The version belongs to another model."},
                               code=Code.ALIAS_VERSION_MISMATCH)
+    if version.trashed_at is not None:
+        raise version_trashed()
     model_alias = _alias_for_move(actor=actor, model=model, alias=alias)
     previous_id = None if model_alias is None else model_alias.version_id
     if model_alias is None:
@@ -848,16 +881,35 @@ def file_created_hook(actor: Actor, artifact: ArtifactFile) -> None:
         metrics.PUSHES, metrics.PUSHED_BYTES, tenant=artifact.tenant.slug, size=artifact.size))
 
 
+def file_removal_check(*, actor: Actor | None, artifact: ArtifactFile,
+                       system: str | None = None) -> None:
+    """Refuse removing (trashing or deleting) a file unless the actor manages its version's
+    model or dataset (a `system` job is not asked), the version is neither immutable nor
+    trashed, and the file is not trashed already."""
+    version = artifact.version
+    if system:
+        _refuse_if_gone_or_trashed(version, "id")
+    else:
+        require_scope(actor)
+        version_parent_for(actor=actor, version=version, manage=True, field="id")
+    _refuse_if_immutable(version, "id")
+    if ArtifactFile.objects.filter(pk=artifact.pk, trashed_at__isnull=True).count() != 1:
+        raise not_found()
+
+
 @transaction.atomic
 def file_delete(*, actor: Actor, file_id: int) -> None:
-    """Delete a file of a version the actor may delete; its blob goes once no other file
-    (of this or another version with the same bytes) refers to it."""
+    """Remove a file of a version the actor may delete: to the trash when the tenant keeps
+    one, else at once; its blob goes once no other file (of this or another version with
+    the same bytes) refers to it."""
     require_scope(actor)
     artifact = selectors.files_visible_to(actor).filter(pk=file_id).first()
     if artifact is None:
         raise not_found()
-    version_parent_for(actor=actor, version=artifact.version, manage=True, field="id")
-    _refuse_if_immutable(artifact.version, "id")
+    if actor.tenant.trash_enabled:
+        trash.file_trash(actor=actor, artifact=artifact, reason="Deleted")
+        return
+    file_removal_check(actor=actor, artifact=artifact)
     audit.record(actor=actor, action="delete", obj=artifact, object_name=artifact.path)
     artifact.delete()
     blobs_release([artifact.blob_id])

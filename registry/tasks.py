@@ -4,7 +4,7 @@ the `maintenance` queue; scheduled in config/celery_schedule.py."""
 from celery import shared_task
 from django.conf import settings
 
-from registry import transfer, upload_housekeeping
+from registry import transfer, trash, upload_housekeeping
 from registry.storage import blobs
 
 # Under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT_SECONDS, 1 h by default).
@@ -37,3 +37,11 @@ def verify_storage_sample_task() -> dict[str, int]:
 def sweep_upload_temp_files_task() -> dict[str, int]:
     """Request bodies spooled by a server process that died mid-upload."""
     return upload_housekeeping.orphaned_upload_temp_files_delete()
+
+
+@shared_task(soft_time_limit=SOFT_TIME_LIMIT, time_limit=TIME_LIMIT)
+def purge_trash_task() -> dict[str, int]:
+    """Trashed versions and files whose restore window has passed; resumable if cut short."""
+    result = trash.trash_purge_due()
+    return {"versions": result.versions, "files": result.files,
+            "bytes_reclaimed": result.bytes_reclaimed}

@@ -28,6 +28,10 @@ class UpdateTenantInput:
     allow_anonymous_read: bool | None = None
     quota_bytes: BigInt | None = strawberry.field(default=None, description="Superuser only.")
     quota_files: int | None = strawberry.field(default=None, description="Superuser only.")
+    trash_enabled: bool | None = strawberry.field(
+        default=None, description="Deleted versions and files go to the trash first.")
+    trash_restore_days: int | None = strawberry.field(
+        default=None, description="Days the trash keeps them restorable (1-365).")
 
 
 @strawberry.input

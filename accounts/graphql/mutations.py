@@ -96,7 +96,7 @@ class Mutation:
     @strawberry_django.mutation(
         handle_django_errors=True,
         description="The tenant's admins (quotas: the superuser): scan policy, anonymous "
-                    "read and quotas.",
+                    "read, trash and quotas.",
     )
     def update_tenant(self, info: strawberry.Info, data: inputs.UpdateTenantInput
                       ) -> TenantType:
@@ -104,6 +104,7 @@ class Mutation:
             actor=actor_of(info), tenant_id=decode_id(data.id, "Tenant"),
             scan_policy=data.scan_policy, allow_anonymous_read=data.allow_anonymous_read,
             quota_bytes=data.quota_bytes, quota_files=data.quota_files,
+            trash_enabled=data.trash_enabled, trash_restore_days=data.trash_restore_days,
         )
 
     @strawberry_django.mutation(handle_django_errors=True, description="Tenant admins.")

@@ -64,6 +64,8 @@ class TenantType(RestrictedNode):
     allow_anonymous_read: bool
     quota_bytes: BigInt
     quota_files: int
+    trash_enabled: bool
+    trash_restore_days: int
     is_default: bool
     created_at: datetime
     members: DjangoListConnection[MembershipType] = strawberry_django.connection(

@@ -96,14 +96,17 @@ def _unreferenced(queryset):
     return queryset
 
 
-def blobs_release(blob_ids: Iterable[int]) -> None:
-    """Delete the blobs no file refers to any more: rows now, objects after the commit."""
+def blobs_release(blob_ids: Iterable[int]) -> int:
+    """Delete the blobs no file refers to any more: rows now, objects after the commit; the
+    bytes they held (a blob another file still shares reclaims nothing)."""
     unreferenced = _unreferenced(Blob.objects.filter(pk__in=set(blob_ids)))
-    keys = list(unreferenced.values_list("storage_key", flat=True))
-    if not keys:
-        return
+    released = list(unreferenced.values_list("storage_key", "size"))
+    if not released:
+        return 0
     unreferenced.delete()
+    keys = [key for key, _ in released]
     transaction.on_commit(lambda: _objects_delete_unclaimed(keys))
+    return sum(size for _, size in released)
 
 
 def _objects_delete_unclaimed(keys: list[str]) -> None:

@@ -101,6 +101,7 @@ def tenant_form(tenant: Tenant, rows: list[dict], initial: int) -> dict:
     """The tenant change form with its membership rows."""
     data = {"organization": tenant.organization, "scan_policy": tenant.scan_policy,
             "quota_bytes": tenant.quota_bytes, "quota_files": tenant.quota_files,
+            "trash_enabled": "on", "trash_restore_days": 30,
             "memberships-TOTAL_FORMS": len(rows), "memberships-INITIAL_FORMS": initial}
     for index, row in enumerate(rows):
         data.update({f"memberships-{index}-{name}": value for name, value in row.items()})

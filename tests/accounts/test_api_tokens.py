@@ -10,7 +10,7 @@ from accounts import tokens
 from accounts.models import ApiToken, Membership, Role
 from tests.accounts.conftest import INVALID_TOKEN_BODY, VIEWER, bearer, login
 from tests.accounts.test_cross_tenant import MUTATIONS, UPLOAD_FILE, fill, mutation
-from tests.accounts.world import build_world, database_snapshot
+from tests.accounts.world import add_trash, build_world, database_snapshot
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 CREATE = """mutation($data: CreateApiTokenInput!) { createApiToken(data: $data) {
@@ -180,6 +180,7 @@ def tenant_admin_tokens(db, default_tenant):
     already: on a frozen clock no later request rewrites their last-used time."""
     with time_machine.travel(T0, tick=False):
         world = build_world("alpha")
+        add_trash(world)
         access = login(world.admin.username, tenant=world.tenant.slug)["accessToken"]
         by_scope = {scope: create_token(access, name=scope, scopes=[scope.upper()])["token"]
                     for scope in ("read", "write", "admin")}

@@ -12,6 +12,7 @@ from django.test import Client
 from registry.models import LineageLink
 from tests.accounts.conftest import bearer, login, served_status
 from tests.accounts.world import (
+    add_trash,
     build_world,
     database_snapshot,
     missing_ids,
@@ -203,6 +204,11 @@ MUTATIONS = {
         {"data": {"id": "~inference_service", "modelVersionId": "@model_version"}}),
     "deleteInferenceService": (mutation("($id: ID!)", "deleteInferenceService(id: $id)"),
                                {"id": "@inference_service"}),
+    "restoreModelVersion": (mutation("($id: ID!)", "restoreModelVersion(id: $id)"),
+                            {"id": "@trashed_model_version"}),
+    "restoreDatasetVersion": (mutation("($id: ID!)", "restoreDatasetVersion(id: $id)"),
+                              {"id": "@trashed_dataset_version"}),
+    "restoreFile": (mutation("($id: ID!)", "restoreFile(id: $id)"), {"id": "@trashed_file"}),
 }
 UPLOAD_FILE = mutation("($version: ID!, $file: Upload!)",
                        'uploadFile(versionId: $version, path: "new.onnx", file: $file)')
@@ -214,7 +220,8 @@ QUERIES = {
                    "dataset_file", "alias", "tag", "metadata_key", "group", "api_token",
                    "upload", "member", "admin", "tenant", "membership", "webhook",
                    "webhook_delivery", "environment", "inference_service", "cleanup_proposal",
-                   "cleanup_item"]},
+                   "cleanup_item", "trashed_model_version", "trashed_dataset_version",
+                   "trashed_file"]},
     "nodes": ("query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
               {"ids": ["@model", "@dataset", "@model_version", "@dataset_version", "@file",
                        "@alias", "@tag", "@metadata_key", "@group", "@api_token", "@upload",
@@ -304,6 +311,8 @@ QUERIES = {
 def tenants(db, default_tenant):
     """Tenant A with one object of every kind, and tenant B, its mirror, whose admin asks."""
     a, b = build_world("alpha"), build_world("bravo")
+    add_trash(a)
+    add_trash(b)
     return a, b, login(b.admin.username, tenant=b.tenant.slug)["accessToken"]
 
 
@@ -473,7 +482,9 @@ def test_every_mutation_and_query_is_in_the_matrix():
     }
     exempt_queries = {"errorCodes", "serverInfo", "viewer", "tenants", "models", "datasets",
                       "tags", "metadataKeys", "webhooks", "cleanupProposals",
-                      "retentionPolicy"}
+                      "retentionPolicy",
+                      # The caller's own tenant's: test_the_trash_lists_only_the_callers_tenant
+                      "trash"}
     covered = {name.split("/")[0] for name in [*MUTATIONS, *QUERIES]} | {"uploadFile"}
     graphql_schema = schema._schema
 
@@ -492,3 +503,18 @@ def test_the_same_mutations_reach_the_callers_own_objects(operation, tenants):
 
     codes = [message["code"] for message in result.get("messages", [])]
     assert "not_found" not in codes, result
+
+
+def test_the_trash_lists_only_the_callers_tenant(tenants):
+    a, b, token = tenants
+
+    data = bearer(token)("{ trash { id name size reason trashedBy } }").data
+
+    assert data == {"trash": [
+        {"id": b.ids()["trashed_file"], "name": "bravo-detector 2.0.0/old.onnx", "size": 17,
+         "reason": "test", "trashedBy": "bravo-admin"},
+        {"id": b.ids()["trashed_dataset_version"], "name": "bravo-images 0.9.0", "size": 9,
+         "reason": "test", "trashedBy": "bravo-admin"},
+        {"id": b.ids()["trashed_model_version"], "name": "bravo-detector 0.9.0", "size": 9,
+         "reason": "test", "trashedBy": "bravo-admin"},
+    ]}

@@ -122,6 +122,7 @@ def tenant_form(tenant: Tenant, **changes) -> dict:
         "organization": tenant.organization, "address": tenant.address, "email": tenant.email,
         "phone": tenant.phone, "scan_policy": tenant.scan_policy,
         "quota_bytes": tenant.quota_bytes, "quota_files": tenant.quota_files,
+        "trash_enabled": "on", "trash_restore_days": 30,
         "memberships-TOTAL_FORMS": len(memberships),
         "memberships-INITIAL_FORMS": len(memberships),
         "memberships-MIN_NUM_FORMS": 0, "memberships-MAX_NUM_FORMS": 1000,
@@ -205,6 +206,7 @@ def test_the_tenant_screen_shows_usage_against_the_quota_in_human_units(alpha):
 def test_a_new_tenants_admin_is_offered_console_access(default_tenant, console, is_staff):
     form = {"slug": "acme", "organization": "ACME", "scan_policy": "block",
             "quota_bytes": 2**30, "quota_files": 10, "admin_username": "wile",
+            "trash_enabled": "on", "trash_restore_days": 30,
             "admin_password": "a long enough passphrase",
             "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0}
     if console:

@@ -186,6 +186,7 @@ def test_the_admin_console_creates_and_deletes_tenants(default_tenant,
     response = client.post("/admin/accounts/tenant/add/", {
         "slug": "acme", "organization": "ACME Corp", "scan_policy": "block",
         "quota_bytes": 1000, "quota_files": 10, "admin_username": "wile",
+        "trash_enabled": "on", "trash_restore_days": 30,
         "admin_password": "a long enough passphrase",
         "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
     })
@@ -196,6 +197,7 @@ def test_the_admin_console_creates_and_deletes_tenants(default_tenant,
     refused = client.post("/admin/accounts/tenant/add/", {
         "slug": "acme2", "organization": "Again", "scan_policy": "block", "quota_bytes": 1,
         "quota_files": 1, "admin_username": "wile", "admin_password": "another passphrase",
+        "trash_enabled": "on", "trash_restore_days": 30,
         "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
     })
     assert refused.status_code == 200
@@ -204,6 +206,7 @@ def test_the_admin_console_creates_and_deletes_tenants(default_tenant,
     bad_phone = client.post("/admin/accounts/tenant/add/", {
         "slug": "acme3", "organization": "Again", "scan_policy": "block", "quota_bytes": 1,
         "quota_files": 1, "admin_username": "root", "phone": "call me maybe",
+        "trash_enabled": "on", "trash_restore_days": 30,
         "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0,
     })
     assert bad_phone.context["adminform"].form.errors == {

@@ -1,7 +1,7 @@
 """A tenant with one object of every kind, built through the services, and the global ids
 of its objects; `MISSING` gives ids of the same types that exist nowhere."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from strawberry.relay import from_base64, to_base64
@@ -12,7 +12,7 @@ from accounts.selectors import actor_for
 from cleanup.models import CleanupProposal, ProposalItem
 from deployments import services as deployment_services
 from deployments.models import InferenceService, ServingEnvironment
-from registry import models, services, transfer
+from registry import models, services, transfer, trash
 from tests.factories import TenantFactory, UserFactory, artifact_file
 from webhooks import services as webhook_services
 from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
@@ -45,6 +45,8 @@ class TenantWorld:
     cleanup_proposal: CleanupProposal
     cleanup_item: ProposalItem
     prefix: str
+    # Global ids of objects some tests add (by role), e.g. trashed ones (`add_trash`).
+    extra_ids: dict[str, str] = field(default_factory=dict)
 
     def ids(self) -> dict[str, str]:
         """Global ids of the world's objects, by role in the world."""
@@ -71,6 +73,7 @@ class TenantWorld:
             "inference_service": to_base64("InferenceService", self.inference_service.pk),
             "cleanup_proposal": to_base64("CleanupProposal", self.cleanup_proposal.pk),
             "cleanup_item": to_base64("CleanupItem", self.cleanup_item.pk),
+            **self.extra_ids,
         }
 
     def names(self) -> dict[str, str]:
@@ -175,6 +178,28 @@ def build_world(prefix: str) -> TenantWorld:
         inference_service=inference_service, cleanup_proposal=cleanup_proposal,
         cleanup_item=cleanup_item, prefix=prefix,
     )
+
+
+def add_trash(world: TenantWorld) -> None:
+    """A trashed model version and dataset version (with a file each) and a file trashed on
+    its own, in `world.extra_ids` as trashed_model_version, trashed_dataset_version and
+    trashed_file."""
+    actor = actor_for(user=world.admin, tenant=world.tenant)
+    trashed = {}
+    for key, version_class, parent in [("trashed_model_version", models.ModelVersion,
+                                        world.model),
+                                       ("trashed_dataset_version", models.DatasetVersion,
+                                        world.dataset)]:
+        version = services.version_create(version_class=version_class, actor=actor,
+                                          parent_id=parent.pk, version="0.9.0")
+        artifact_file(version, path="old.bin", content=f"{world.prefix} old".encode())
+        trash.version_trash(actor=actor, version=version, reason="test")
+        trashed[key] = to_base64(version_class.__name__, version.pk)
+    artifact = artifact_file(world.model_version, path="old.onnx",
+                             content=f"{world.prefix} old weights".encode())
+    trash.file_trash(actor=actor, artifact=artifact, reason="test")
+    trashed["trashed_file"] = to_base64("ArtifactFile", artifact.pk)
+    world.extra_ids.update(trashed)
 
 
 SNAPSHOT_APPS = ("accounts", "auth", "guardian", "registry", "scanning", "webhooks",

@@ -288,7 +288,9 @@ def test_allowed_mutations_take_effect(caller):
     assert RegisteredModel.objects.filter(pk=world.model.pk).exists() is False
     assert ArtifactFile.objects.filter(pk=world.file.pk).exists() is False
     assert Dataset.objects.filter(pk=world.dataset.pk).exists() is True
-    assert DatasetVersion.objects.filter(pk=world.dataset_version.pk).exists() is False
+    # Deleting a version goes to the tenant's trash: kept, hidden, restorable by its admins.
+    assert DatasetVersion.objects.filter(pk=world.dataset_version.pk,
+                                         trashed_at__isnull=False).exists() is True
     # Deleting the model leaves the dataset versions of its lineage.
     assert DatasetVersion.objects.filter(pk=world.public_dataset_version.pk).exists() is True
 

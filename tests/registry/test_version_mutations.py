@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from strawberry.relay import to_base64
 
-from accounts.models import User
+from accounts.models import Tenant, User
 from accounts.selectors import actor_for
 from registry import services
 from registry.models import (
@@ -199,6 +199,7 @@ def test_a_model_version_id_is_not_a_dataset_version(gql, version):
 
 def test_deleting_a_version_deletes_its_files_and_the_bytes_no_other_file_shares(
         storage_backend, gql, model, version, dataset_version, django_capture_on_commit_callbacks):
+    Tenant.objects.update(trash_enabled=False)  # deleted at once (see test_trash.py)
     newer = ModelVersionFactory(model=model, version="2.0.0")
     shared = artifact_file(newer, path="shared.bin", content=b"shared bytes")
     artifact_file(newer, path="own.bin", content=b"own bytes")
@@ -240,6 +241,7 @@ def test_deleting_an_aliased_version_is_refused_until_the_alias_moves(gql, model
 
 def test_deleting_a_dataset_version_unlinks_the_model_versions_trained_on_it(
         gql, version, dataset_version, django_capture_on_commit_callbacks):
+    Tenant.objects.update(trash_enabled=False)  # deleted at once (see test_trash.py)
     artifact_file(dataset_version, path="images.zip", content=b"images")
     version.dataset_versions.add(dataset_version)
 
@@ -256,6 +258,7 @@ def test_deleting_a_dataset_version_unlinks_the_model_versions_trained_on_it(
 
 def test_delete_file_keeps_a_blob_another_file_shares_until_the_last_goes(
         storage_backend, gql, model, version, django_capture_on_commit_callbacks):
+    Tenant.objects.update(trash_enabled=False)  # deleted at once (see test_trash.py)
     first = artifact_file(version, path="a.onnx", content=b"same bytes")
     second = artifact_file(ModelVersionFactory(model=model, version="2.0.0"), path="b.onnx",
                            content=b"same bytes")
@@ -331,6 +334,7 @@ def test_the_admin_refuses_to_delete_an_aliased_version(admin_client, model, ver
 
 def test_the_admin_deletes_versions_and_files_releasing_their_bytes(
         admin_client, model, version, django_capture_on_commit_callbacks):
+    Tenant.objects.update(trash_enabled=False)  # deleted at once (see test_trash.py)
     newer = ModelVersionFactory(model=model, version="2.0.0")
     artifact_file(newer, path="own.bin", content=b"own bytes")
     artifact = artifact_file(version, path="a.bin", content=b"other bytes")

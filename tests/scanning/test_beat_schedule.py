@@ -22,6 +22,7 @@ def test_migrate_writes_the_schedule_where_the_admin_lists_it():
         "abort-stale-uploads": ("registry.tasks.abort_stale_uploads_task", "*/15", "*", True),
         "sweep-upload-temp-files": ("registry.tasks.sweep_upload_temp_files_task", "20", "*",
                                     True),
+        "purge-trash": ("registry.tasks.purge_trash_task", "30", "2", True),
         "collect-unreferenced-blobs": ("registry.tasks.collect_unreferenced_blobs_task",
                                        "0", "3", True),
         "verify-storage-sample": ("registry.tasks.verify_storage_sample_task", "30", "4", True),
