@@ -32,6 +32,8 @@ def test_migrate_writes_the_schedule_where_the_admin_lists_it():
                                 True),
         "purge-expired-logins": ("accounts.tasks.purge_expired_logins_task", "45", "3", True),
         "purge-audit-entries": ("audit.tasks.purge_audit_entries_task", "50", "3", True),
+        "purge-cleanup": ("cleanup.tasks.purge_cleanup_task", "15", "2", True),
+        "propose-cleanup": ("cleanup.tasks.propose_cleanup_task", "45", "2", True),
         "requeue-stale-webhook-deliveries": (
             "webhooks.tasks.requeue_stale_webhook_deliveries_task", "*/15", "*", True),
     }
