@@ -11,6 +11,7 @@ from accounts.admin import TenantScopedAdminMixin
 from accounts.selectors import actor_for
 from cleanup import services
 from cleanup.models import CleanupProposal, ProposalItem, RetentionPolicy
+from registry.admin import ServiceWrittenAdminMixin
 
 
 def _field_clean(clean, value):
@@ -53,14 +54,8 @@ class RetentionPolicyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         obj.pk = policy.pk
 
 
-class ReadOnlyAdminMixin:
-    """Written by the cleanup services alone."""
-
-    def has_add_permission(self, request: HttpRequest, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class ReadOnlyAdminMixin(ServiceWrittenAdminMixin):
+    """Written by the cleanup services alone, and kept: the purge's record."""
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
