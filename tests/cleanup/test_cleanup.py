@@ -514,3 +514,50 @@ def test_the_admin_shows_proposals_read_only_with_human_sizes(world, client):
     assert "never pulled (created 2025-04-27), 3 newer versions" in page.content.decode()
     assert client.post(f"/admin/cleanup/cleanupproposal/{proposal.pk}/change/",
                        {}).status_code == 403
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_leaves_an_item_another_purge_holds_to_it(world):
+    """PostgreSQL: the item row another purge has locked is skipped, not purged twice."""
+    import threading
+
+    from django.db import connection, transaction
+
+    proposal = propose()
+    approve(world, proposal)
+    held = proposal.items.get(label="detector 1.0.0")
+    locked, release = threading.Event(), threading.Event()
+
+    def other_purge():
+        with transaction.atomic():  # as _item_purge holds them: item, version, files
+            ProposalItem.objects.select_for_update().get(pk=held.pk)
+            ModelVersion.objects.select_for_update().get(pk=held.model_version_id)
+            list(ArtifactFile.objects.select_for_update().filter(
+                model_version_id=held.model_version_id))
+            locked.set()
+            release.wait(timeout=30)
+        connection.close()
+
+    thread = threading.Thread(target=other_purge)
+    thread.start()
+    locked.wait(timeout=30)
+    try:
+        with at(NOW + timedelta(days=31)):
+            result = services.proposals_purge()
+    finally:
+        release.set()
+        thread.join()
+
+    held.refresh_from_db()
+    assert held.state == ItemState.TRASHED
+    assert result == trash.PurgeResult(versions=2, files=4,
+                                       bytes_reclaimed=len(IMAGES_OWN) + len(SEGMENTER_OWN))
+    with at(NOW + timedelta(days=31)):
+        later = services.proposals_purge()
+    # Its shared blob is reclaimed now: images 1.1.0, which shared it, went first.
+    assert later == trash.PurgeResult(versions=1, files=2,
+                                      bytes_reclaimed=len(SHARED) + len(DETECTOR_OWN))
+    proposal.refresh_from_db()
+    assert (proposal.state, proposal.purged_versions, proposal.reclaimed_bytes) == (
+        ProposalState.PURGED, 3, TOTAL_RECLAIMABLE)
