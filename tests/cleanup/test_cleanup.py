@@ -561,3 +561,17 @@ def test_a_purge_leaves_an_item_another_purge_holds_to_it(world):
     proposal.refresh_from_db()
     assert (proposal.state, proposal.purged_versions, proposal.reclaimed_bytes) == (
         ProposalState.PURGED, 3, TOTAL_RECLAIMABLE)
+
+
+def test_the_beat_tasks_and_the_purge_command(world, capsys):
+    from cleanup import tasks
+
+    with at(NOW):
+        assert tasks.propose_cleanup_task.delay().get() == {"proposals": 1, "items": 3}
+    approve(world, CleanupProposal.objects.get())
+    with at(NOW + timedelta(days=31)):
+        assert tasks.purge_cleanup_task.delay().get() == {
+            "versions": 3, "files": 6, "bytes_reclaimed": TOTAL_RECLAIMABLE}
+        call_command("cleanup", "purge")
+    assert capsys.readouterr().out == "Purged 0 version(s), 0 file(s); reclaimed 0\xa0bytes " \
+                                      "(0 bytes).\n"
