@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test import Client
+from django.urls import reverse
 from strawberry.relay import to_base64
 
 from accounts.models import Role, Tenant
@@ -342,3 +344,28 @@ def test_two_purges_at_once_delete_and_count_each_object_once(default_tenant, me
                                                       bytes_reclaimed=12 * 3)
     assert (ModelVersion.objects.count(), ArtifactFile.objects.count(),
             Blob.objects.count()) == (0, 0, 0)
+
+
+# --- The admin console ---------------------------------------------------------------------
+
+def test_the_admin_moves_versions_to_the_trash_filters_and_restores_them(
+        member_factory, versions):
+    old, new = versions
+    staff_admin = member_factory(Role.ADMIN, username="console-admin", is_staff=True)
+    client = Client()
+    client.force_login(staff_admin)
+    changelist = reverse("admin:registry_modelversion_changelist")
+
+    client.post(changelist, {"action": "move_to_trash", ACTION_CHECKBOX_NAME: [new.pk]})
+    in_trash = client.get(changelist, {"trash": "yes"}).context["cl"].result_list
+    not_in_trash = client.get(changelist, {"trash": "no"}).context["cl"].result_list
+    delete_page = client.get(reverse("admin:registry_modelversion_delete", args=[new.pk]))
+    purge_after = ModelVersion.objects.get(pk=new.pk).purge_after
+    client.post(changelist, {"action": "restore", ACTION_CHECKBOX_NAME: [new.pk]})
+
+    assert [version.version for version in in_trash] == ["2.0.0"]
+    assert [version.version for version in not_in_trash] == ["1.0.0"]
+    assert delete_page.context["protected"] == [
+        f"In the trash (purged after {purge_after:%Y-%m-%d}): 2.0.0"]
+    assert ModelVersion.objects.get(pk=new.pk).trashed_at is None
+    assert RegisteredModel.objects.get(pk=new.model_id).latest_version_id == new.pk
