@@ -81,8 +81,8 @@ def with_version_details(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVers
     """As `with_model_details`, for versions: `mlflow_metadata` and `mlflow_aliases`, and
     `mlflow_files_unsettled`: whether a file is neither clean nor released (only then does
     `registration_status` read the files)."""
-    unsettled = ArtifactFile.objects.filter(model_version=OuterRef("pk")).exclude(
-        scan_status__in=SETTLED)
+    unsettled = registry_selectors.untrashed(ArtifactFile.objects.filter(
+        model_version=OuterRef("pk"))).exclude(scan_status__in=SETTLED)
     return queryset.select_related("model__tenant", "created_by").annotate(
         mlflow_files_unsettled=Exists(unsettled)).prefetch_related(
         Prefetch("metadata", queryset=_metadata(ModelVersionMetadata), to_attr="mlflow_metadata"),
@@ -97,7 +97,8 @@ def _metadata(entry_class: type[ModelMetadata | ModelVersionMetadata]) -> QueryS
 
 def latest_versions(models: list[RegisteredModel]) -> dict[int, ModelVersion]:
     """Each model's highest MLflow version, with its details: model id → version."""
-    highest = mlflow_versions(ModelVersion.objects.filter(model=OuterRef("model"))).order_by(
+    highest = mlflow_versions(registry_selectors.untrashed(
+        ModelVersion.objects.filter(model=OuterRef("model")))).order_by(
         "-version_major").values("pk")[:1]
     versions = with_version_details(ModelVersion.objects.filter(model__in=models,
                                                                 pk=Subquery(highest)))
@@ -145,7 +146,7 @@ def registration_status(version: ModelVersion) -> tuple[str, str]:
     if not version.mlflow_files_unsettled:
         return READY, ""
     policy = version.model.tenant.scan_policy
-    files = list(version.files.order_by("path"))
+    files = list(registry_selectors.version_files(version).order_by("path"))
     blocked = [file for file in files if not registry_selectors.file_is_downloadable(file, policy)]
     if any(file.scan_status == ScanStatus.PENDING for file in blocked):
         return PENDING_REGISTRATION, "Waiting for the files' malware scans."
@@ -170,7 +171,8 @@ def version_files(version: ModelVersion) -> list[ArtifactFile]:
     is not READY has no artifacts to the client, as a missing one has none."""
     if registration_status(version)[0] != READY:
         return []
-    return list(version.files.select_related("blob", "tenant").order_by("path"))
+    return list(registry_selectors.version_files(version).select_related("blob", "tenant")
+                .order_by("path"))
 
 
 def logged_model_of(actor: Actor, model_id) -> LoggedModel:

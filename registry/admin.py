@@ -20,7 +20,7 @@ from accounts.authentication import actor_from_request
 from accounts.models import Tenant, TenantGroup, User
 from accounts.selectors import actor_for
 from deployments import selectors as deployment_selectors
-from registry import models, selectors, services, validators
+from registry import models, selectors, services, trash, validators
 from registry.catalog import kind_of
 from registry.urls_public import file_download_url
 from usage.models import DailyUsage
@@ -61,6 +61,62 @@ class WorstScanStatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(worst_scan_status=self.value()) if self.value() else queryset
+
+
+class TrashFilter(admin.SimpleListFilter):
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not in the trash"), ("yes", "In the trash")]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(trashed_at__isnull=self.value() == "no")
+
+
+class TrashAdminMixin:
+    """The trash state of versions and files, the Trash filter, and the actions that move
+    rows to the trash and restore them (through the trash services, so the API's rules
+    apply: managers trash, tenant admins restore). Deleting a trashed row is refused: the
+    purge job deletes it once its restore window has passed."""
+
+    TRASH_REASON = "Moved to the trash in the admin console"
+
+    def get_list_filter(self, request: HttpRequest):
+        return [*super().get_list_filter(request), TrashFilter]
+
+    def get_list_display(self, request: HttpRequest):
+        return [*super().get_list_display(request), "in_trash"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [*super().get_readonly_fields(request, obj), "in_trash"]
+
+    @admin.display(description="in the trash", ordering="trashed_at")
+    def in_trash(self, obj) -> str:
+        if obj.trashed_at is None:
+            return "—"
+        return (f"since {obj.trashed_at:%Y-%m-%d %H:%M} UTC, restorable until "
+                f"{obj.purge_after:%Y-%m-%d %H:%M} UTC ({obj.trash_reason})")
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        protected = [*protected, *(f"In the trash (purged after {obj.purge_after:%Y-%m-%d}): "
+                                   f"{obj}" for obj in objs if obj.trashed_at is not None)]
+        return deleted, counts, perms_needed, protected
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, change) -> None:
+        done = 0
+        for obj in queryset:
+            try:
+                change(actor_for(user=request.user, tenant=self.tenant_of(obj)), obj)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, f"{obj}: {refusal_text(error)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} done.", messages.SUCCESS)
 
 
 class WorstScanStatusAdminMixin:
@@ -591,13 +647,26 @@ VERSION_RECORDED_FIELDS = ["version_major", "version_minor", "version_patch",
                            "version_prerelease", "created_by", "created_at", "updated_at"]
 
 
-class VersionAdmin(DeleteThroughServiceAdminMixin, WorstScanStatusAdminMixin,
+class VersionAdmin(TrashAdminMixin, DeleteThroughServiceAdminMixin, WorstScanStatusAdminMixin,
                    TenantScopedAdminMixin, admin.ModelAdmin):
     list_filter = ["state"]
     # The version string and its parsed parts are set once, by the service that creates it.
     readonly_fields = ["version", *VERSION_RECORDED_FIELDS, "downloads", "immutable"]
     inlines = [ArtifactFileInline]
-    actions = ["make_immutable", "make_mutable"]
+    actions = ["make_immutable", "make_mutable", "move_to_trash", "restore"]
+
+    def tenant_of(self, version: models.Version) -> Tenant:
+        return getattr(version, kind_of(version).parent_field).tenant
+
+    @admin.action(description="Move the selected versions to the trash")
+    def move_to_trash(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, lambda actor, version: trash.version_trash(
+            actor=actor, version=version, reason=self.TRASH_REASON))
+
+    @admin.action(description="Restore the selected versions from the trash (tenant admins)")
+    def restore(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, lambda actor, version: trash.version_restore(
+            actor=actor, version=version))
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -721,14 +790,28 @@ class DatasetVersionAdmin(VersionAdmin):
 
 
 @admin.register(models.ArtifactFile)
-class ArtifactFileAdmin(DeleteThroughServiceAdminMixin, ServiceWrittenAdminMixin,
-                        TenantScopedAdminMixin, admin.ModelAdmin):
+class ArtifactFileAdmin(TrashAdminMixin, DeleteThroughServiceAdminMixin,
+                        ServiceWrittenAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
     Media = ScanBadgeMedia
     list_display = ["path", "model_version", "dataset_version", human_size, "file_scan_status",
                     "created_at"]
     list_filter = ["scan_status", "tenant"]
     search_fields = ["path", "sha256"]
     list_select_related = ["model_version__model", "dataset_version__dataset"]
+    actions = ["move_to_trash", "restore"]
+
+    def tenant_of(self, artifact: models.ArtifactFile) -> Tenant:
+        return artifact.tenant
+
+    @admin.action(description="Move the selected files to the trash")
+    def move_to_trash(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, lambda actor, artifact: trash.file_trash(
+            actor=actor, artifact=artifact, reason=self.TRASH_REASON))
+
+    @admin.action(description="Restore the selected files from the trash (tenant admins)")
+    def restore(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, lambda actor, artifact: trash.file_restore(
+            actor=actor, artifact=artifact))
 
     @admin.display(description="scan status", ordering="scan_status")
     def file_scan_status(self, obj: models.ArtifactFile) -> str:

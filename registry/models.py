@@ -225,7 +225,9 @@ class ModelVersion(Version):
     class Meta:
         ordering = ["model", *Version.SEMVER_ORDER]
         constraints = [
-            models.UniqueConstraint(fields=["model", "version"], name="model_version_unique")
+            # A trashed version's string is free again (restoring it then refuses a clash).
+            models.UniqueConstraint(fields=["model", "version"], name="model_version_unique",
+                                    condition=models.Q(trashed_at__isnull=True))
         ]
         indexes = [
             models.Index(fields=["model", "version_major", "version_minor", "version_patch",
@@ -241,7 +243,8 @@ class DatasetVersion(Version):
         ordering = ["dataset", *Version.SEMVER_ORDER]
         constraints = [
             models.UniqueConstraint(fields=["dataset", "version"],
-                                    name="dataset_version_unique")
+                                    name="dataset_version_unique",
+                                    condition=models.Q(trashed_at__isnull=True))
         ]
         indexes = [
             models.Index(fields=["dataset", "version_major", "version_minor", "version_patch",
@@ -430,10 +433,13 @@ class ArtifactFile(models.Model):
                 | models.Q(model_version__isnull=True, dataset_version__isnull=False),
                 name="file_belongs_to_one_version",
             ),
+            # A trashed file's path is free again (restoring it then refuses a clash).
             models.UniqueConstraint(fields=["model_version", "path"],
-                                    name="file_path_unique_in_model_version"),
+                                    name="file_path_unique_in_model_version",
+                                    condition=models.Q(trashed_at__isnull=True)),
             models.UniqueConstraint(fields=["dataset_version", "path"],
-                                    name="file_path_unique_in_dataset_version"),
+                                    name="file_path_unique_in_dataset_version",
+                                    condition=models.Q(trashed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

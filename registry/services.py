@@ -472,9 +472,9 @@ def version_create(
     major, minor, patch, prerelease = parse_semver(version)
     fields = _clean_version_fields({"description": description, "source_uri": source_uri,
                                     "metrics": metrics or {}, **fields})
-    if version_class.objects.filter(**{kind.parent_field: parent, "version": version}).exists():
-        raise CodedValidationError({"version": f"{version!r} already exists."},
-                              code=Code.DUPLICATE_VERSION)
+    if selectors.untrashed(version_class.objects.filter(
+            **{kind.parent_field: parent, "version": version})).exists():
+        raise duplicate_version(version)
     instance = version_class.objects.create(
         **{kind.parent_field: parent}, version=version, version_major=major,
         version_minor=minor, version_patch=patch, version_prerelease=prerelease,
@@ -808,8 +808,9 @@ def file_add_check(*, actor: Actor, version: Version, path: str, size: int,
     _refuse_if_immutable(version, "versionId")
     validate_file_path(path)
     version_field = kind_of(version).version_field
-    if ArtifactFile.objects.filter(**{version_field: version, "path": path}).exists():
-        raise _duplicate_path(path)
+    if selectors.untrashed(ArtifactFile.objects.filter(
+            **{version_field: version, "path": path})).exists():
+        raise duplicate_path(path)
     quota_check(tenant=actor.tenant, incoming_bytes=size,
                 exclude_session_id=upload_session_id)
 
@@ -840,8 +841,13 @@ def quota_check(*, tenant: Tenant, incoming_bytes: int, incoming_files: int = 1,
         )
 
 
-def _duplicate_path(path: str) -> CodedValidationError:
-    return CodedValidationError({"path": f"{path!r} already exists in this version."},
+def duplicate_version(version: str, field: str = "version") -> CodedValidationError:
+    return CodedValidationError({field: f"{version!r} already exists."},
+                                code=Code.DUPLICATE_VERSION)
+
+
+def duplicate_path(path: str, field: str = "path") -> CodedValidationError:
+    return CodedValidationError({field: f"{path!r} already exists in this version."},
                                 code=Code.DUPLICATE_PATH)
 
 
@@ -865,7 +871,7 @@ def file_create_from_blob(*, actor: Actor, version: Version, path: str, blob,
                 uploaded_by=actor.user,
             )
     except IntegrityError as error:  # a concurrent upload took the path
-        raise _duplicate_path(path) from error
+        raise duplicate_path(path) from error
     file_created_hook(actor, artifact)
     audit.record(actor=actor, action="create", obj=artifact, object_name=path, changes={
         "path": [None, path], "sha256": [None, blob.sha256], "size": [None, blob.size]})

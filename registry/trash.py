@@ -139,6 +139,9 @@ def version_restore(*, actor: Actor, version: Version) -> Version:
     if version is None:
         raise not_found()  # purged meanwhile
     _refuse_unless_restorable(version)
+    if selectors.untrashed(type(version).objects.filter(
+            **{kind.parent_field: parent, "version": version.version})).exists():
+        raise services.duplicate_version(version.version, field="id")
     trashed_at = version.trashed_at
     _set(version, UNTRASHED)
     version.files.filter(trashed_at=trashed_at).update(**UNTRASHED)
@@ -159,6 +162,10 @@ def file_restore(*, actor: Actor, artifact: ArtifactFile) -> ArtifactFile:
     if artifact is None:
         raise not_found()
     _refuse_unless_restorable(artifact)
+    if selectors.untrashed(ArtifactFile.objects.filter(
+            **{kind_of(artifact.version).version_field: artifact.version,
+               "path": artifact.path})).exists():
+        raise services.duplicate_path(artifact.path, field="id")
     _set(artifact, UNTRASHED)
     audit.record(actor=actor, action="restore", obj=artifact, object_name=artifact.path)
     return artifact

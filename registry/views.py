@@ -152,7 +152,8 @@ def version_archive(request: HttpRequest, kind: str, version_id: int) -> Streami
     if version is None:
         raise Http404("Not found.")
     parent = getattr(version, catalog_kind.parent_field)
-    files = list(version.files.select_related("blob", "tenant").order_by("path"))
+    files = list(selectors.version_files(version).select_related("blob", "tenant")
+                 .order_by("path"))
     if not files or not all(_downloadable(artifact) for artifact in files):
         raise Http404("Not found.")
     root = f"{parent.name}-{version.version}"

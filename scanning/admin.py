@@ -88,7 +88,7 @@ class ScannedArtifactFileAdmin(ArtifactFileAdmin):
     """The registry's file admin, with the file's scans and the rescan and release actions."""
 
     inlines = [*ArtifactFileAdmin.inlines, ScanReportInline, ScanReleaseInline]
-    actions = ["rescan_files", "release_files"]
+    actions = [*ArtifactFileAdmin.actions, "rescan_files", "release_files"]
 
     @admin.action(description="Rescan the selected files")
     def rescan_files(self, request: HttpRequest, queryset: QuerySet) -> None:

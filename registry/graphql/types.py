@@ -216,15 +216,16 @@ class VersionFields:
     )
 
     @strawberry_django.field(prefetch_related=[Prefetch(
-        "files", to_attr="files_scan_status", queryset=registry_models.ArtifactFile.objects.only(
-            "scan_status", "model_version", "dataset_version"))],
+        "files", to_attr="files_scan_status", queryset=selectors.untrashed(
+            registry_models.ArtifactFile.objects.only("scan_status", "model_version",
+                                                      "dataset_version")))],
                              description="The worst scan status of the version's files.")
     def scan_status(self) -> ScanStatusEnum:
         # A page's statuses come from one prefetch of that column into plain lists, without
         # a related manager per version.
         files = getattr(self, "files_scan_status", None)
         if files is None:
-            files = self.files.only("scan_status")
+            files = selectors.version_files(self).only("scan_status")
         return selectors.version_scan_status(files)
 
     @strawberry_django.field(description="The whole version as one archive.")

@@ -7,6 +7,7 @@ import strawberry_django
 from django.db.models import Prefetch, prefetch_related_objects
 from strawberry_django.optimizer import mark_optimized_by_prefetching
 
+from registry import selectors as registry_selectors
 from registry.models import ArtifactFile, Version
 from scanning.models import ScanFinding, ScanReport
 
@@ -29,7 +30,7 @@ def _files_with_reports(info: strawberry.Info | None = None) -> Prefetch:
     """
     findings = mark_optimized_by_prefetching(ScanFinding.objects.all())
     reports = ScanReport.objects.prefetch_related(Prefetch("findings", queryset=findings))
-    files = ArtifactFile.objects.order_by("path").prefetch_related(
+    files = registry_selectors.untrashed(ArtifactFile.objects.order_by("path")).prefetch_related(
         Prefetch("scan_reports", queryset=reports)
     )
     return Prefetch("files", queryset=files, to_attr="files_with_scan_reports")

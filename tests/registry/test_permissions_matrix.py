@@ -25,6 +25,7 @@ from strawberry.relay import to_base64
 
 from deployments import services as deployment_services
 from deployments.models import InferenceService, ServingEnvironment
+from registry import services as registry_services
 from registry.models import (
     ArtifactFile,
     Dataset,
@@ -34,6 +35,7 @@ from registry.models import (
     Visibility,
 )
 from registry.urls_public import archive_url, file_download_url
+from tests.factories import DatasetVersionFactory, artifact_file
 from tests.registry.permissions_world import (
     CALLERS,
     build_world,
@@ -508,3 +510,65 @@ def test_cleanup_permission_matrix(caller, operation):
     outcome = _cleanup_outcome(world, caller, operation)
 
     assert outcome == CLEANUP_EXPECTED[caller][CLEANUP_OPERATIONS.index(operation)]
+
+
+# --- The trash ----------------------------------------------------------------------------
+# A second version of the subject dataset, with a file, deleted (so trashed) by its owner:
+# - trash: the version in the `trash` query (tenant admins only; `empty` for anyone else);
+# - node / download: `node(id)` of the version and of its file, the file's download and the
+#   version's archive: hidden from everyone, the owner and the admins included;
+# - restore: `restoreDatasetVersion` (tenant admins only; NOT_FOUND, changing nothing, for
+#   anyone else, as for a version that does not exist).
+TRASH_OPERATIONS = ["trash", "node", "download", "restore"]
+_NOT_ADMIN = ("empty", "null", "404", NF)
+_TRASH_ADMIN = ("shown", "null", "404", OK)
+TRASH_EXPECTED = {caller: _TRASH_ADMIN if caller in ("tenant_admin", "superuser")
+                  else _NOT_ADMIN for caller in CALLERS}
+TRASH = "{ trash { id } }"
+RESTORE = ("mutation($id: ID!) { restoreDatasetVersion(id: $id) { __typename "
+           "... on DatasetVersion { id } " + OPERATION_INFO + " } }")
+
+
+def _trashed_version(world) -> tuple[DatasetVersion, ArtifactFile]:
+    version = DatasetVersionFactory(dataset=world.dataset, version="0.9.0")
+    artifact = artifact_file(version, path="old.zip", content=b"old images")
+    registry_services.version_delete(actor=world.actor("owner"), version=version)
+    return version, artifact
+
+
+def _trash_outcome(world, caller, operation, version, artifact) -> str:
+    client = world.graphql(caller)
+    if operation == "trash":
+        entries = client(TRASH).data["trash"]
+        return {str([{"id": gid(version)}]): "shown", "[]": "empty"}[str(entries)]
+    if operation == "node":
+        found = client(NODES, {"ids": [gid(version), gid(artifact)]}).data["nodes"]
+        return "null" if found == [None, None] else "found"
+    if operation == "download":
+        http, headers = world.http(caller), world.headers(caller)
+        statuses = {http.head(file_download_url(artifact), headers=headers).status_code,
+                    http.get(archive_url(version), headers=headers).status_code}
+        assert len(statuses) == 1, statuses
+        return str(statuses.pop())
+    before = catalog_state()
+    result = client(RESTORE, {"id": gid(version)})
+    if result.data["restoreDatasetVersion"]["__typename"] != "OperationInfo":
+        assert DatasetVersion.objects.get(pk=version.pk).trashed_at is None
+        return OK
+    assert catalog_state() == before
+    missing = client(RESTORE, {"id": missing_gid(DatasetVersion)})
+    assert (missing.status_code, missing.body) == (result.status_code, result.body)
+    return NF
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", TRASH_OPERATIONS)
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("visibility", [Visibility.PRIVATE, Visibility.PUBLIC])
+def test_trash_matrix(visibility, caller, operation):
+    world = build_world(visibility)
+    version, artifact = _trashed_version(world)
+
+    outcome = _trash_outcome(world, caller, operation, version, artifact)
+
+    assert outcome == TRASH_EXPECTED[caller][TRASH_OPERATIONS.index(operation)]
