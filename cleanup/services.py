@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -365,9 +366,18 @@ def _item_take_back(item_id: int) -> None:
         if item is None or _item_settle(item):
             return
         reason = selectors.in_use_reason(item.version)
-        if reason:
-            trash.version_restore(actor=_restorer(item), version=item.version)
-            _item_skip(item, reason)
+        if not reason:
+            return
+        try:
+            with transaction.atomic():
+                trash.version_restore(actor=_restorer(item), version=item.version)
+        except (CodedValidationError, PermissionDenied) as refusal:
+            # Left in the trash for an admin to restore; the item says why.
+            refused = "; ".join(getattr(refusal, "messages", [str(refusal)]))
+            item.skip_reason = f"{reason}; not restored: {refused}"[:300]
+            item.save(update_fields=["skip_reason", "updated_at"])
+            return
+        _item_skip(item, reason)
 
 
 def _item_purge(item_id: int) -> trash.PurgeResult:
@@ -377,6 +387,10 @@ def _item_purge(item_id: int) -> trash.PurgeResult:
     with transaction.atomic():
         item = _locked_trashed_item(item_id)
         if item is None or _item_settle(item):
+            return trash.PurgeResult()
+        reason = selectors.in_use_reason(item.version)
+        if reason:  # in use, and could not be taken back (see _item_take_back): not by us
+            _item_skip(item, item.skip_reason or reason)
             return trash.PurgeResult()
         result = trash.version_purge(item.version, system=SYSTEM, skip_locked=True)
         item.state = ItemState.PURGED
@@ -388,8 +402,10 @@ def _item_purge(item_id: int) -> trash.PurgeResult:
 
 
 def _restorer(item: ProposalItem) -> Actor:
-    # The admin who approved the trashing takes it back (trash.version_restore asks for a
-    # tenant admin, and names them in the audit trail).
+    """The admin who approved the trashing takes it back (trash.version_restore asks for a
+    tenant admin, and names them in the audit trail)."""
+    if item.proposal.approved_by is None:
+        raise PermissionDenied("The approving admin no longer exists.")
     return actor_for(user=item.proposal.approved_by, tenant=item.proposal.tenant)
 
 

@@ -9,7 +9,7 @@ from strawberry.relay import from_base64, to_base64
 from accounts import services as account_services
 from accounts.models import ApiToken, Membership, Role, Tenant, TenantGroup, User
 from accounts.selectors import actor_for
-from cleanup.models import CleanupProposal, ProposalItem
+from cleanup.models import CleanupProposal, ProposalItem, RetentionPolicy
 from deployments import services as deployment_services
 from deployments.models import InferenceService, ServingEnvironment
 from registry import models, services, transfer, trash
@@ -158,6 +158,7 @@ def build_world(prefix: str) -> TenantWorld:
     inference_service = deployment_services.inference_service_create(
         actor=actor, environment_id=environment.pk, model_version_id=model_version.pk,
         name=f"{prefix}-detector-edge", endpoint_url=f"https://serving.{prefix}.example/")
+    RetentionPolicy.objects.create(tenant=tenant, updated_by=admin)
     # Written as the proposal job writes them (its candidate rules have their own tests).
     cleanup_proposal = CleanupProposal.objects.create(tenant=tenant, dormant_days=180,
                                                       keep_newest=3, item_count=1)
