@@ -24,8 +24,10 @@ def environments_visible_to(actor: Actor) -> QuerySet[ServingEnvironment]:
 
 
 def restrict_inference_services(queryset: QuerySet, actor: Actor) -> QuerySet[InferenceService]:
+    # A service of a trashed version goes with it (restored or purged with it).
     return queryset.filter(registry_selectors.visible_condition(
-        actor, RegisteredModel, "model_version__model__", per_row=True))
+        actor, RegisteredModel, "model_version__model__", per_row=True),
+        model_version__trashed_at__isnull=True)
 
 
 def inference_services_visible_to(actor: Actor) -> QuerySet[InferenceService]:

@@ -163,7 +163,22 @@ class Dataset(CatalogEntry):
         permissions = [("manage_dataset", "May share and delete the dataset")]
 
 
-class Version(models.Model):
+class Trashable(models.Model):
+    """Versions and files: set by the trash services only (registry.trash); a trashed row is
+    hidden from every read path and purged after `purge_after` unless restored."""
+
+    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   editable=False)
+    trash_reason = models.CharField(max_length=200, blank=True, editable=False)
+    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Version(Trashable):
     """What model versions and dataset versions have in common."""
 
     version = models.CharField(max_length=100, help_text="Semantic version, e.g. 1.2.0-rc.1")
@@ -187,14 +202,6 @@ class Version(models.Model):
     # Set by `version_immutable_set` only: files, content fields and the version itself are
     # then frozen (its state may still change).
     immutable = models.BooleanField(default=False, editable=False)
-    # Set by the trash services only (registry.trash): a trashed row is hidden from every
-    # read path and purged after `purge_after` unless restored.
-    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
-    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+",
-                                   editable=False)
-    trash_reason = models.CharField(max_length=200, blank=True, editable=False)
-    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     SEMVER_ORDER = ("-version_major", "-version_minor", "-version_patch",
                     "-version_prerelease")
@@ -393,7 +400,7 @@ class Blob(models.Model):
         return f"{self.sha256[:12]} ({self.size} B)"
 
 
-class ArtifactFile(models.Model):
+class ArtifactFile(Trashable):
     """A file of a model version or a dataset version (exactly one of the two)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
@@ -416,14 +423,6 @@ class ArtifactFile(models.Model):
                                     related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_downloaded_at = models.DateTimeField(null=True, blank=True)
-    # Set by the trash services only (registry.trash): a trashed row is hidden from every
-    # read path and purged after `purge_after` unless restored.
-    trashed_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
-    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+",
-                                   editable=False)
-    trash_reason = models.CharField(max_length=200, blank=True, editable=False)
-    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta:
         ordering = ["path"]

@@ -171,6 +171,21 @@ def test_a_tenant_with_members_saves_its_scan_policy(alpha, who):
         ("alpha-admin", "admin"), ("alpha-member", "maintainer")]
 
 
+def test_a_tenant_admin_sets_the_trash_on_the_tenant_screen(alpha):
+    client = admin_client(alpha.admin)
+    form = tenant_form(alpha.tenant)
+    del form["trash_enabled"]  # unticked
+
+    refused = client.post(change_url(alpha.tenant), {**form, "trash_restore_days": 366})
+    saved = client.post(change_url(alpha.tenant), {**form, "trash_restore_days": 14})
+
+    assert refused.context["adminform"].form.errors == {
+        "trash_restore_days": ["Ensure this value is less than or equal to 365."]}
+    assert saved.status_code == 302
+    stored = Tenant.objects.get(pk=alpha.tenant.pk)
+    assert (stored.trash_enabled, stored.trash_restore_days) == (False, 14)
+
+
 def test_a_tenant_admin_changes_a_members_role_on_the_tenant_screen(alpha):
     form = tenant_form(alpha.tenant, **{"memberships-1-role": "viewer"})
 

@@ -43,6 +43,7 @@ def test_creating_updating_and_deleting_a_version_are_recorded_with_their_diffs(
         services.version_update(actor=actor, version=version, description="better")
         services.version_state_set(actor=actor, version=version, state="archived")
         services.version_delete(actor=actor, version=version)
+        version.refresh_from_db()
     finally:
         structlog.contextvars.unbind_contextvars("request_id", "ip")
 
@@ -53,7 +54,8 @@ def test_creating_updating_and_deleting_a_version_are_recorded_with_their_diffs(
         ("update", "olga", "ModelVersion", "1.0.0",
          {"description": ["first", "better"]}),
         ("state", "olga", "ModelVersion", "1.0.0", {"state": ["live", "archived"]}),
-        ("delete", "olga", "ModelVersion", "1.0.0", {}),
+        ("trash", "olga", "ModelVersion", "1.0.0",
+         {"purge_after": [None, version.purge_after.isoformat()], "reason": [None, "Deleted"]}),
     ]
     entry = AuditEntry.objects.order_by("pk").first()
     assert (entry.tenant, entry.actor_kind, entry.actor_user, entry.request_id,

@@ -66,13 +66,15 @@ def test_get_update_delete_and_tags(client, maintainer_token):
         f"mlflow-artifacts:/model-versions/{ModelVersion.objects.get(version='1.0.0').pk}")
 
     client.delete_model_version("detector", "2")
-    assert list(ModelVersion.objects.values_list("version", flat=True)) == ["1.0.0"]
+    # Deleted into the tenant's trash: kept, and hidden from every read path.
+    assert list(ModelVersion.objects.filter(trashed_at__isnull=True)
+                .values_list("version", flat=True)) == ["1.0.0"]
     assert client.get_registered_model("detector").latest_versions[0].version == "1"
     assert [v.version for v in client.get_latest_versions("detector")] == ["1"]
     assert client.get_latest_versions("detector", stages=["Production"]) == []
     assert error_code(client.delete_model_version, "detector", "2") == "RESOURCE_DOES_NOT_EXIST"
-    # The number of a deleted version is not given again (it may still be referenced).
-    assert client.create_model_version("detector", "s3://bucket/v3").version == "2"
+    # The number of a deleted version is not given again: it is in the trash, restorable.
+    assert client.create_model_version("detector", "s3://bucket/v3").version == "3"
 
 
 def test_search_model_versions(client, maintainer_token):
@@ -154,4 +156,5 @@ def test_deleting_a_version_an_alias_points_at_is_refused(client, maintainer_tok
 
     client.delete_registered_model_alias("aliased", "production")
     client.delete_model_version("aliased", "1")
-    assert not ModelVersion.objects.filter(model__name="aliased").exists()
+    assert not ModelVersion.objects.filter(model__name="aliased",
+                                           trashed_at__isnull=True).exists()

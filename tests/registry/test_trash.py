@@ -16,6 +16,9 @@ from strawberry.relay import to_base64
 
 from accounts.models import Role, Tenant
 from accounts.selectors import actor_for
+from audit.models import ActorKind, AuditEntry
+from deployments import services as deployment_services
+from deployments.models import DeploymentState
 from registry import services, trash
 from registry.errors import RegistryErrorCode as Code
 from registry.models import ArtifactFile, Blob, ModelVersion, RegisteredModel
@@ -229,6 +232,29 @@ def test_the_tenant_admins_set_the_restore_window(default_tenant, admin, maintai
     assert versions[1].purge_after - versions[1].trashed_at == timedelta(days=7)
 
 
+def test_a_deployed_version_stays_and_an_undeployed_service_goes_with_its_version(
+        model, versions, admin):
+    old, new = versions
+    actor = actor_for(user=admin, tenant=model.tenant)
+    environment = deployment_services.environment_create(actor=actor, name="edge")
+    service = deployment_services.inference_service_create(
+        actor=actor, environment_id=environment.pk, model_version_id=new.pk, name="edge-1")
+    services_query = "{ inferenceServices { totalCount } }"
+
+    with pytest.raises(ValidationError) as refused:
+        trash.version_trash(actor=actor, version=new, reason="old")
+    deployment_services.inference_service_update(actor=actor, service_id=service.pk,
+                                                 state=DeploymentState.UNDEPLOYED)
+    trash.version_trash(actor=actor, version=new, reason="old")
+    while_trashed = graphql_client_for(admin)(services_query).data
+    trash.version_restore(actor=actor, version=new)
+
+    assert refused.value.error_dict["versionId"][0].code == "version_deployed"
+    assert while_trashed == {"inferenceServices": {"totalCount": 0}}
+    assert graphql_client_for(admin)(services_query).data == {
+        "inferenceServices": {"totalCount": 1}}
+
+
 # --- Purge ---------------------------------------------------------------------------------
 
 def test_the_purge_deletes_after_the_window_and_reclaims_only_unshared_bytes(
@@ -369,3 +395,17 @@ def test_the_admin_moves_versions_to_the_trash_filters_and_restores_them(
         f"In the trash (purged after {purge_after:%Y-%m-%d}): 2.0.0"]
     assert ModelVersion.objects.get(pk=new.pk).trashed_at is None
     assert RegisteredModel.objects.get(pk=new.model_id).latest_version_id == new.pk
+
+
+def test_the_cleanup_job_trashes_and_purges_as_a_system_actor(versions):
+    old, new = versions
+
+    trash.version_trash(actor=None, version=new, reason="dormant for 90 days",
+                        system="cleanup")
+    purged = trash.version_purge(new, system="cleanup")
+
+    assert purged == PurgeResult(versions=1, files=2, bytes_reclaimed=9)
+    assert list(AuditEntry.objects.filter(action__in=["trash", "purge"]).order_by("pk")
+                .values_list("action", "actor_kind", "actor_name", "object_name")) == [
+        ("trash", ActorKind.SYSTEM, "cleanup", "2.0.0"),
+        ("purge", ActorKind.SYSTEM, "cleanup", "2.0.0")]

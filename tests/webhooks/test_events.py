@@ -110,7 +110,8 @@ def test_deleting_a_version_describes_it_as_it_was(admin_actor, model, model_ver
     registry.version_delete(actor=admin_actor, version=model_version)
 
     assert data_of("model_version.deleted") == [expected]
-    assert not ModelVersion.objects.filter(pk=model_version.pk).exists()
+    # In the trash: to subscribers the version is gone.
+    assert ModelVersion.objects.get(pk=model_version.pk).trashed_at is not None
 
 
 def test_moving_and_removing_an_alias(admin_actor, model, model_version):
