@@ -74,3 +74,19 @@ class LoggedModelFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class RunArtifact(models.Model):
+    """A file logged to a run's artifact root (`mlflow.log_artifact`), outside any logged
+    model; it becomes a version's file when the run folder holding it is registered."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+    path = models.CharField(max_length=1000)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "path"],
+                                               name="mlflow_run_artifact_unique_path")]
+
+    def __str__(self) -> str:
+        return self.path

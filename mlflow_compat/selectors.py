@@ -10,10 +10,11 @@ from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet, Subqu
 
 from accounts.actor import Actor
 from mlflow_compat.errors import does_not_exist, invalid_parameter
-from mlflow_compat.models import LoggedModel
+from mlflow_compat.models import DEFAULT_EXPERIMENT, Experiment, LoggedModel, Run, RunArtifact
 from registry import selectors as registry_selectors
 from registry.models import (
     ArtifactFile,
+    Blob,
     ModelAlias,
     ModelMetadata,
     ModelVersion,
@@ -34,6 +35,9 @@ PENDING_REGISTRATION = "PENDING_REGISTRATION"
 FAILED_REGISTRATION = "FAILED_REGISTRATION"
 # Files every tenant policy lets download (registry.selectors.file_is_downloadable).
 SETTLED = (ScanStatus.CLEAN, ScanStatus.RELEASED)
+DEFAULT_EXPERIMENT_ID = "0"
+# What the artifact URI of a run or experiment starts with (tracking._experiment_json).
+ARTIFACTS_SCHEME = "mlflow-artifacts:/"
 
 
 def semver_of(number: int) -> str:
@@ -180,3 +184,63 @@ def logged_model_of(actor: Actor, model_id) -> LoggedModel:
     if model is None:
         raise does_not_exist(f"Logged model with ID '{model_id}' not found.")
     return model
+
+
+def experiment_id(experiment: Experiment) -> str:
+    return DEFAULT_EXPERIMENT_ID if experiment.name == DEFAULT_EXPERIMENT else str(experiment.pk)
+
+
+def run_of(actor: Actor, run_id) -> Run:
+    """A run of the actor's tenant (tracking data is per tenant, not per object)."""
+    run = (Run.objects.select_related("experiment")
+           .filter(experiment__tenant=actor.tenant, run_id=str(run_id or "")).first())
+    if run is None:
+        raise does_not_exist(f"Run with id={run_id} not found")
+    return run
+
+
+def run_folder(actor: Actor, path: str) -> tuple[Run, str] | None:
+    """The run `<experiment>/<run_id>/artifacts[/<folder>]` names (its artifact root) and
+    the folder, when the path is of that form; a run of another tenant is missing."""
+    experiment, run_id, root, *folder = path.strip("/").split("/") + [""]
+    if root != "artifacts" or experiment == "" or run_id in ("", "models"):
+        return None
+    run = run_of(actor, run_id)
+    if experiment_id(run.experiment) != experiment:
+        raise does_not_exist(f"Run with id={run_id} not found")
+    return run, "/".join(folder).strip("/")
+
+
+def run_artifacts(run: Run, folder: str = "") -> list[RunArtifact]:
+    """The run's artifacts under `folder` (all of them for the root), by path."""
+    artifacts = run.artifacts.select_related("blob").order_by("path")
+    return list(artifacts.filter(path__startswith=f"{folder}/") if folder else artifacts)
+
+
+def scanned_copy(run_artifact: RunArtifact) -> ArtifactFile | None:
+    """A file of the run's tenant with the artifact's bytes that may be downloaded: run
+    artifacts are scanned as the files of the versions registered from them, so their
+    bytes leave the registry only once a scan let them."""
+    tenant = run_artifact.run.experiment.tenant
+    copies = (ArtifactFile.objects.select_related("blob", "tenant")
+              .filter(tenant=tenant, blob=run_artifact.blob).order_by("pk"))
+    return next((copy for copy in copies
+                 if registry_selectors.file_is_downloadable(copy, tenant.scan_policy)), None)
+
+
+def tracked_files(actor: Actor, *, model_id: str, source: str) -> list[tuple[str, Blob]]:
+    """The files a new version takes: a logged model's uploads (`model_id`), or the run
+    artifacts under a run folder of the tenant its `source` names (what
+    `register_model("runs:/<run_id>/<path>")` sends), with paths relative to that folder;
+    none for any other source (a URI the registry never dereferences)."""
+    if model_id:
+        logged_model = logged_model_of(actor, model_id)
+        return [(upload.path, upload.blob) for upload in logged_model.files.select_related("blob")]
+    if not source.startswith(ARTIFACTS_SCHEME):
+        return []
+    folder = run_folder(actor, source.removeprefix(ARTIFACTS_SCHEME))
+    if folder is None:
+        return []
+    run, prefix = folder
+    return [(artifact.path.removeprefix(f"{prefix}/") if prefix else artifact.path,
+             artifact.blob) for artifact in run_artifacts(run, prefix)]

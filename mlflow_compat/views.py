@@ -299,7 +299,8 @@ def model_version_create(actor: Actor, params: Params) -> dict:
         actor=actor, model=model, source=_text(params, "source"),
         run_id=_text(params, "run_id"), run_link=_text(params, "run_link"),
         description=_text(params, "description"), tags=_tags(params),
-        logged_model_id=_text(params, "model_id"))
+        files=selectors.tracked_files(actor, model_id=_text(params, "model_id"),
+                                      source=_text(params, "source")))
     return {"model_version": _version_json(version)}
 
 
@@ -402,27 +403,50 @@ def _artifact_not_found(path: str) -> MlflowError:
     return does_not_exist(f"No artifact at '{path}'.")
 
 
+def _entries(files: list[tuple[str, int]], folder: str) -> list[dict]:
+    """The entries directly under `folder` of `files` ((path, size)), as MLflow lists them
+    (basenames)."""
+    entries: dict[str, dict] = {}
+    prefix = f"{folder}/" if folder else ""
+    for path, size in files:
+        if not path.startswith(prefix):
+            continue
+        name, nested, _ = path[len(prefix):].partition("/")
+        entries[name] = ({"path": name, "is_dir": True} if nested else
+                         {"path": name, "is_dir": False, "file_size": size})
+    return [entries[name] for name in sorted(entries)]
+
+
 @csrf_exempt
 def artifacts_list(request: HttpRequest) -> HttpResponse:
-    """`GET ?path=`: the entries directly under `path`, as MLflow lists them (basenames);
-    a path with nothing under it lists nothing, whether missing, hidden or quarantined."""
+    """`GET ?path=`: the entries directly under `path` of a version's or a run's files; a
+    path with nothing under it lists nothing, whether missing, hidden or quarantined."""
     if request.method != "GET":
         return not_found_endpoint(request)
 
     def respond() -> HttpResponse:
-        version, folder = _artifact_version(caller(request), request.GET.get("path", ""))
-        entries: dict[str, dict] = {}
-        prefix = f"{folder}/" if folder else ""
-        for artifact in selectors.version_files(version) if version else []:
-            if not artifact.path.startswith(prefix):
-                continue
-            name, nested, _ = artifact.path[len(prefix):].partition("/")
-            entries[name] = ({"path": name, "is_dir": True} if nested else
-                             {"path": name, "is_dir": False, "file_size": artifact.size})
-        return JsonResponse({"files": [entries[name] for name in sorted(entries)]}
-                            if entries else {})
+        actor, path = caller(request), request.GET.get("path", "")
+        version, folder = _artifact_version(actor, path)
+        if version is not None:
+            files = [(file.path, file.size) for file in selectors.version_files(version)]
+        elif (run_folder := _run_folder(actor, path)) is not None:
+            run, folder = run_folder
+            files = [(artifact.path, artifact.blob.size)
+                     for artifact in selectors.run_artifacts(run, folder)]
+        else:
+            files = []
+        entries = _entries(files, folder)
+        return JsonResponse({"files": entries} if entries else {})
 
     return _guarded(respond)
+
+
+def _run_folder(actor: Actor, path: str):
+    """`selectors.run_folder`, with a missing run listing nothing rather than failing."""
+    try:
+        return selectors.run_folder(actor, path)
+    except MlflowError:
+        return None
 
 
 @csrf_exempt
@@ -434,7 +458,10 @@ def artifact_download(request: HttpRequest, path: str) -> HttpResponse:
         return not_found_endpoint(request)
 
     def respond() -> HttpResponse:
-        version, file_path = _artifact_version(caller(request), path)
+        actor = caller(request)
+        version, file_path = _artifact_version(actor, path)
+        if version is None and (run_folder := _run_folder(actor, path)) is not None:
+            return _run_artifact_response(request, path, *run_folder)
         files = {artifact.path: artifact
                  for artifact in (selectors.version_files(version) if version else [])}
         if posixpath.normpath(file_path) != file_path or file_path not in files:
@@ -445,6 +472,21 @@ def artifact_download(request: HttpRequest, path: str) -> HttpResponse:
             raise _artifact_not_found(path) from error
 
     return _guarded(respond)
+
+
+def _run_artifact_response(request: HttpRequest, path: str, run, file_path: str) -> HttpResponse:
+    """A run artifact's bytes, once a scan let them out (see `selectors.scanned_copy`)."""
+    artifact = run.artifacts.select_related("blob").filter(path=file_path).first()
+    if artifact is None:
+        raise _artifact_not_found(path)
+    copy = selectors.scanned_copy(artifact)
+    if copy is None:
+        raise does_not_exist(f"The artifact at '{path}' is not scanned: it is downloadable "
+                             "once registered as a model version's file that is READY.")
+    try:
+        return file_response(request, copy)
+    except Http404 as error:
+        raise _artifact_not_found(path) from error
 
 
 # The tracking endpoints register themselves with `endpoint` above, so they are imported last.

@@ -122,8 +122,9 @@ def test_uploads_go_only_to_a_logged_models_folder(server, maintainer_token):
                           timeout=30)
     assert (upload.status_code, upload.json()) == (400, {
         "error_code": "INVALID_PARAMETER_VALUE",
-        "message": "Artifacts are uploaded only to a logged model's folder "
-                   "(<experiment>/models/<model_id>/artifacts/<path>)."})
+        "message": "Artifacts are uploaded only to a run's or a logged model's folder "
+                   "(<experiment>/<run_id>/artifacts/<path> or "
+                   "<experiment>/models/<model_id>/artifacts/<path>)."})
     assert not LoggedModelFile.objects.exists()
 
 
