@@ -155,13 +155,13 @@ def _tags(params: Params) -> dict[str, str]:
 # --- Registered models ---------------------------------------------------------------------
 
 def _detailed_model_json(model: RegisteredModel) -> dict:
-    """`model` as fetched with `selectors.with_model_details`."""
+    """`model` as fetched with `selectors.models_with_details`."""
     return serializers.registered_model(model, selectors.latest_versions([model]).get(model.pk))
 
 
 def _model_json(model: RegisteredModel) -> dict:
     return _detailed_model_json(
-        selectors.with_model_details(RegisteredModel.objects.filter(pk=model.pk)).get())
+        selectors.models_with_details(RegisteredModel.objects.filter(pk=model.pk))[0])
 
 
 @endpoint("registered-models/create", "POST")
@@ -232,10 +232,12 @@ def _model_condition(clause: search.Clause):
     return search.value_condition("name", clause.operator, clause.value)
 
 
-def _page(queryset, params: Params, *, default: int, limit: int) -> tuple[list, str]:
+def _page(queryset, params: Params, *, default: int, limit: int,
+          fetch: Callable[[Any], list] = list) -> tuple[list, str]:
+    """A page of `queryset`'s rows (read with `fetch`) and the next page's token."""
     size = search.max_results(params.get("max_results"), default=default, limit=limit)
     offset = search.page_offset(params.get("page_token"))
-    rows = list(queryset[offset:offset + size + 1])
+    rows = fetch(queryset[offset:offset + size + 1])
     token = search.page_token(offset + size) if len(rows) > size else ""
     return rows[:size], token
 
@@ -246,8 +248,8 @@ def registered_model_search(actor: Actor, params: Params) -> dict:
     for clause in search.parse_filter(params.get("filter")):
         queryset = queryset.filter(_model_condition(clause))
     order = search.order_fields(params.get("order_by") or [], MODEL_ORDER, ["name", "pk"])
-    models, token = _page(selectors.with_model_details(queryset.order_by(*order)), params,
-                          default=100, limit=1000)
+    models, token = _page(queryset.order_by(*order), params, default=100, limit=1000,
+                          fetch=selectors.models_with_details)
     latest = selectors.latest_versions(models)
     return {"registered_models": [serializers.registered_model(model, latest.get(model.pk))
                                   for model in models],
@@ -257,7 +259,7 @@ def registered_model_search(actor: Actor, params: Params) -> dict:
 @endpoint("registered-models/get-latest-versions", "POST", "GET")
 def latest_versions_get(actor: Actor, params: Params) -> dict:
     """Stages are deprecated in MLflow; every version here is in stage "None"."""
-    model = selectors.model_by_name(actor, params.get("name"))
+    model = selectors.model_by_name(actor, params.get("name"), details=True)
     stages = params.get("stages") or []
     latest = selectors.latest_versions([model]).get(model.pk)
     wanted = latest is not None and (not stages or "None" in stages)
@@ -288,8 +290,8 @@ def alias_get(actor: Actor, params: Params) -> dict:
 # --- Model versions ------------------------------------------------------------------------
 
 def _version_json(version: ModelVersion) -> dict:
-    version = selectors.with_version_details(ModelVersion.objects.filter(pk=version.pk)).get()
-    return serializers.model_version(version)
+    return serializers.model_version(
+        selectors.version_with_details(ModelVersion.objects.filter(pk=version.pk)))
 
 
 @endpoint("model-versions/create", "POST")
@@ -380,8 +382,8 @@ def model_version_search(actor: Actor, params: Params) -> dict:
         queryset = queryset.filter(_version_condition(clause))
     order = search.order_fields(params.get("order_by") or [], VERSION_ORDER,
                                 ["model__name", "-version_major", "pk"])
-    versions, token = _page(selectors.with_version_details(queryset.order_by(*order)), params,
-                            default=10_000, limit=200_000)
+    versions, token = _page(queryset.order_by(*order), params, default=10_000, limit=200_000,
+                            fetch=selectors.versions_with_details)
     return {"model_versions": [serializers.model_version(version) for version in versions],
             **({"next_page_token": token} if token else {})}
 
@@ -394,8 +396,8 @@ def _artifact_version(actor: Actor, path: str) -> tuple[ModelVersion | None, str
     version_id, _, rest = rest.partition("/")
     if root != ARTIFACT_ROOT or not (version_id.isascii() and version_id.isdigit()):
         return None, rest
-    version = selectors.with_version_details(
-        registry_selectors.model_versions_visible_to(actor).filter(pk=int(version_id))).first()
+    version = selectors.version_with_details(
+        registry_selectors.model_versions_visible_to(actor).filter(pk=int(version_id)))
     return version, rest
 
 

@@ -72,16 +72,17 @@ VERSION_2 = ("model-1", "2", ["a2"], [{"key": "k", "value": "v"}], "run-1", "REA
 # The four calls of bench/mlflow_client.py, each pinned at its query count: the caller (1:
 # the token with its user, tenant and membership, resolved once by the middleware and
 # reused by the adapter; the user is in no group, so groups are not read), then the rows.
-# A page prefetches its rows' tags and aliases, the latest versions, and their tags and
-# aliases (one query each); a version by name and number or alias is one query with its
-# model, plus its two prefetches. Files are read only for a version with a file that is
+# A page reads its rows' tags and aliases, the latest versions and their tags (one query
+# each: a latest version's aliases are among its model's); a version by name and number or
+# alias is one query with its model's name, plus its tags and aliases. Files are read only
+# for a version with a file that is
 # neither clean nor released (none here).
 @pytest.mark.parametrize(("path", "params", "expected", "summary", "wanted"), [
     ("/api/2.0/mlflow/registered-models/search",
-     {"filter": "name LIKE 'model-%'", "max_results": "100"}, 7,
+     {"filter": "name LIKE 'model-%'", "max_results": "100"}, 6,
      lambda answer: [_model_summary(model) for model in answer["registered_models"]][1],
      MODEL_1),
-    ("/api/2.0/mlflow/registered-models/get", {"name": "model-1"}, 7,
+    ("/api/2.0/mlflow/registered-models/get", {"name": "model-1"}, 6,
      lambda answer: _model_summary(answer["registered_model"]), MODEL_1),
     ("/api/2.0/mlflow/registered-models/alias", {"name": "model-1", "alias": "a2"}, 4,
      lambda answer: _version_summary(answer["model_version"]), VERSION_2),
