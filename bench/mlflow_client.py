@@ -4,9 +4,9 @@ same run, against an `mlflow server`.
 The MLflow server is installed in a throwaway virtualenv ($MLFLOW_VENV, default
 /tmp/mlflow-venv, created with `pip install $MLFLOW_SPEC` when missing, as
 /work/shared/peer-bench/run.sh does), never in the project's. Both run --workers processes
-(default 4, `mlflow server`'s own default): ours gunicorn gthread workers of --threads
-threads (default 2; SQLite, filesystem storage) as bench/transfer.py starts it, MLflow's
-`mlflow server --workers N` on SQLite, its job runner off. Both are seeded through
+(default 2): ours gunicorn gthread workers of --threads threads (default 4; SQLite,
+filesystem storage) as bench/transfer.py starts it, MLflow's `mlflow server --workers N` on
+SQLite, its job runner off. Both are seeded through
 MlflowClient with --models registered models, each with a tag, one version and a
 `champion` alias. Then, with the
 pinned client (mlflow-skinny) of our .venv, each operation runs --requests times,
@@ -17,8 +17,8 @@ It prints p50/p95 (ms) and req/s per operation for both, and ours relative to ML
 (latency ratio = MLflow's / ours and throughput ratio = ours / MLflow's, so >= 1 means at
 least as fast).
 
-    .venv/bin/python bench/mlflow_client.py [--models 200] [--requests 200] [--workers 4]
-        [--threads 2]
+    .venv/bin/python bench/mlflow_client.py [--models 200] [--requests 200] [--workers 2]
+        [--threads 4]
 """
 
 import argparse
@@ -131,8 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     arguments = parser.parse_args()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -71,6 +71,11 @@ def model_by_name(actor: Actor, name: str | None, *, details: bool = False) -> R
 
 # A page's details are read as plain values, grouped by row in Python: model instances and
 # Django's prefetching cost more than the queries themselves on a page of 100.
+# Only the columns the MLflow forms show are read (a model's readme, a version's JSON
+# columns are not), for versions only shown (services read the rest).
+MODEL_FIELDS = ("name", "description", "created_at", "updated_at")
+VERSION_FIELDS = ("version", "version_major", "description", "source_uri", "created_at",
+                  "updated_at", "model_id")
 Tag = tuple[str, str]  # (key, value)
 
 
@@ -84,7 +89,7 @@ class Alias(NamedTuple):
 def models_with_details(queryset: QuerySet[RegisteredModel]) -> list[RegisteredModel]:
     """The models of `queryset` with what their MLflow form shows: `mlflow_owner` (the
     owner's username), `mlflow_metadata` (tags) and `mlflow_aliases` (Alias)."""
-    models = list(queryset.annotate(mlflow_owner=F("owner__username")))
+    models = list(queryset.annotate(mlflow_owner=F("owner__username")).only(*MODEL_FIELDS))
     metadata = _grouped(ModelMetadata.objects.filter(owner__in=models).order_by("pk")
                         .values_list("owner_id", "key__name", "value"))
     aliases = _grouped(ModelAlias.objects.filter(model__in=models).order_by("name").values_list(
@@ -124,6 +129,11 @@ def versions_with_details(queryset: QuerySet[ModelVersion], *,
     return versions
 
 
+def versions_page(queryset: QuerySet[ModelVersion]) -> list[ModelVersion]:
+    """`versions_with_details` of versions that are only shown."""
+    return versions_with_details(queryset.only(*VERSION_FIELDS))
+
+
 def _grouped(rows) -> dict[int, list[tuple]]:
     """`(owner id, *values)` rows as owner id → [values]."""
     grouped: dict[int, list[tuple]] = {}
@@ -137,8 +147,8 @@ def latest_versions(models: list[RegisteredModel]) -> dict[int, ModelVersion]:
     come from `models_with_details`."""
     highest = mlflow_versions(ModelVersion.objects.filter(model=OuterRef("model"))).order_by(
         "-version_major").values("pk")[:1]
-    versions = versions_with_details(
-        ModelVersion.objects.filter(model__in=models, pk=Subquery(highest)), models=models)
+    versions = versions_with_details(ModelVersion.objects.filter(
+        model__in=models, pk=Subquery(highest)).only(*VERSION_FIELDS), models=models)
     return {version.model_id: version for version in versions}
 
 
@@ -164,7 +174,7 @@ def version_of(actor: Actor, name: str | None, number) -> ModelVersion:
 
 def version_by_alias(actor: Actor, name: str | None, alias: str | None) -> ModelVersion:
     version = version_with_details(mlflow_versions(_versions_named(actor, name).filter(
-        aliases__name=alias or "")))
+        aliases__name=alias or "")).only(*VERSION_FIELDS))
     if version is None:
         model_by_name(actor, name)
         raise does_not_exist(f"Registered model alias {alias} not found.")

@@ -383,7 +383,7 @@ def model_version_search(actor: Actor, params: Params) -> dict:
     order = search.order_fields(params.get("order_by") or [], VERSION_ORDER,
                                 ["model__name", "-version_major", "pk"])
     versions, token = _page(queryset.order_by(*order), params, default=10_000, limit=200_000,
-                            fetch=selectors.versions_with_details)
+                            fetch=selectors.versions_page)
     return {"model_versions": [serializers.model_version(version) for version in versions],
             **({"next_page_token": token} if token else {})}
 

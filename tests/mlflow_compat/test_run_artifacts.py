@@ -23,14 +23,6 @@ FLAGGED = ("model.pkl: flagged: critical pickle.dangerous_global at model.pkl@of
            "imports os.system, which can run code, touch files or load other pickles")
 
 
-@pytest.fixture
-def tracking(server, maintainer_token):
-    mlflow.set_tracking_uri(server)
-    mlflow.set_registry_uri(server)
-    yield
-    mlflow.end_run()
-
-
 def logged_run(tmp_path, files: dict[str, bytes]) -> str:
     folder = tmp_path / "model"
     for path, content in files.items():

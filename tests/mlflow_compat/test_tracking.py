@@ -39,14 +39,6 @@ class Doubler(mlflow.pyfunc.PythonModel):
         return [value * 2 for value in model_input]
 
 
-@pytest.fixture
-def tracking(server, maintainer_token):
-    mlflow.set_tracking_uri(server)
-    mlflow.set_registry_uri(server)
-    yield
-    mlflow.end_run()
-
-
 def log_from_code(tmp_path):
     code = tmp_path / "model_code.py"
     code.write_text(MODEL_CODE)
