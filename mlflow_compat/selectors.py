@@ -90,7 +90,7 @@ def models_with_details(queryset: QuerySet[RegisteredModel]) -> list[RegisteredM
     """The models of `queryset` with what their MLflow form shows: `mlflow_owner` (the
     owner's username), `mlflow_metadata` (tags) and `mlflow_aliases` (Alias)."""
     models = list(queryset.annotate(mlflow_owner=F("owner__username")).only(*MODEL_FIELDS))
-    metadata = _grouped(ModelMetadata.objects.filter(owner__in=models).order_by("pk")
+    metadata = _grouped(ModelMetadata.objects.filter(owner__in=models).order_by("key__name")
                         .values_list("owner_id", "key__name", "value"))
     aliases = _grouped(ModelAlias.objects.filter(model__in=models).order_by("name").values_list(
         "model_id", "name", "version_id", "version__version", "version__version_major"))
@@ -113,7 +113,8 @@ def versions_with_details(queryset: QuerySet[ModelVersion], *,
         mlflow_files_unsettled=Exists(unsettled), mlflow_model_name=F("model__name"),
         mlflow_creator=F("created_by__username"),
         mlflow_scan_policy=F("model__tenant__scan_policy")))
-    metadata = _grouped(ModelVersionMetadata.objects.filter(owner__in=versions).order_by("pk")
+    metadata = _grouped(ModelVersionMetadata.objects.filter(owner__in=versions)
+                        .order_by("key__name")
                         .values_list("owner_id", "key__name", "value"))
     if models is None:
         aliases = _grouped(ModelAlias.objects.filter(version__in=versions).order_by("name")

@@ -117,3 +117,18 @@ def test_a_caller_in_a_group_costs_one_query_more(member_factory, default_tenant
         answer = Client().get(path, params, headers={"Authorization": f"Bearer {token}"})
     assert (answer.status_code, len(captured)) == (200, 5)
     assert '"accounts_user_groups"."user_id"' in captured[1]["sql"]
+
+
+def test_tags_are_listed_by_key(member_factory, default_tenant):
+    user = member_factory(Role.MAINTAINER)
+    token = token_of(user, default_tenant)
+    actor = actor_for(user=user, tenant=default_tenant)
+    model = services.registered_model_create(actor=actor, name="m", description="",
+                                             tags={"zeta": "1", "alpha": "2"})
+    services.model_version_create(actor=actor, model=model, source="s3://b", run_id="",
+                                  run_link="", description="", tags={"z": "1", "a": "2"})
+    _, answer = queries("/api/2.0/mlflow/registered-models/search", token)
+    model_json = answer["registered_models"][0]
+    assert (model_json["tags"], model_json["latest_versions"][0]["tags"]) == (
+        [{"key": "alpha", "value": "2"}, {"key": "zeta", "value": "1"}],
+        [{"key": "a", "value": "2"}, {"key": "z", "value": "1"}])
