@@ -15,9 +15,9 @@ from accounts.models import Tenant
 from accounts.selectors import (
     actor_for,
     api_token_for,
+    credential_actor,
     default_tenant,
     login_session_for,
-    token_actor,
 )
 from audit import services as audit
 
@@ -62,12 +62,11 @@ def actor_for_bearer(token: str) -> Actor | None:
         return None
     if parsed.kind == tokens.ACCESS:
         session = login_session_for(token, kind=tokens.ACCESS)
-        return session and token_actor(user=session.user, tenant=session.tenant)
+        return session and credential_actor(session)
     if parsed.kind == tokens.API:
         api_token = api_token_for(token)
-        actor = api_token and token_actor(user=api_token.user, tenant=api_token.tenant,
-                                          scopes=frozenset(api_token.scopes),
-                                          token_id=api_token.pk)
+        actor = api_token and credential_actor(api_token, scopes=frozenset(api_token.scopes),
+                                               token_id=api_token.pk)
         if actor is not None:
             services.api_token_touch(api_token)
         else:  # unknown, expired, revoked, or of a user no longer a member

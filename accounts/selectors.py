@@ -5,7 +5,7 @@ import hmac
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import tokens
@@ -40,10 +40,17 @@ def actor_for(*, user: User, tenant: Tenant | None = None,
         return Actor(user=None, tenant=None)
     tenant = tenant or default_tenant()
     membership = membership_for(user=user, tenant=tenant)
-    if membership is None and not user.is_superuser:
+    return _actor(user=user, tenant=tenant, role=membership.role if membership else None,
+                  scopes=scopes)
+
+
+def _actor(*, user: User, tenant: Tenant, role: str | None, scopes: frozenset[str] | None,
+           in_groups: bool = True) -> Actor:
+    """`user` acting in `tenant` with `role` (None: not a member); the groups are read only
+    when the user may be in one."""
+    if role is None and not user.is_superuser:
         return Actor(user=user, tenant=None)
-    role = membership.role if membership else None
-    group_ids = frozenset(user.groups.values_list("id", flat=True))
+    group_ids = frozenset(user.groups.values_list("id", flat=True)) if in_groups else frozenset()
     return Actor(user=user, tenant=tenant, role=role, scopes=scopes, group_ids=group_ids)
 
 
@@ -58,6 +65,32 @@ def token_actor(*, user: User, tenant: Tenant,
     return dataclasses.replace(actor, token_id=token_id)
 
 
+def credential_actor(credential: ApiToken | LoginSession, *,
+                     scopes: frozenset[str] | None = None,
+                     token_id: int | None = None) -> Actor | None:
+    """`token_actor` for a token row of `api_token_for` or `login_session_for`, which read
+    the membership with the token: no further query, but the groups of a user in any."""
+    user = credential.user
+    if not user.is_active:
+        return None
+    actor = _actor(user=user, tenant=credential.tenant, role=credential.caller_role,
+                   scopes=scopes, in_groups=credential.caller_in_groups)
+    if actor.tenant is None:
+        return None
+    return dataclasses.replace(actor, token_id=token_id)
+
+
+def _with_caller(credentials: QuerySet) -> QuerySet:
+    """Token rows with their user, tenant, the user's role there (`caller_role`, None when
+    not a member) and whether the user is in any group (`caller_in_groups`): a caller is
+    resolved in one query."""
+    return credentials.select_related("user", "tenant").annotate(
+        caller_role=Subquery(Membership.objects.filter(
+            user=OuterRef("user"), tenant=OuterRef("tenant")).values("role")[:1]),
+        caller_in_groups=Exists(User.groups.through.objects.filter(user=OuterRef("user"))),
+    )
+
+
 # --- Tokens --------------------------------------------------------------------------------
 
 def login_session_for(token: str, *, kind: str, lock: bool = False) -> LoginSession | None:
@@ -69,7 +102,7 @@ def login_session_for(token: str, *, kind: str, lock: bool = False) -> LoginSess
     parsed = tokens.parse_token(token)
     if parsed is None or parsed.kind != kind:
         return None
-    sessions = LoginSession.objects.select_related("user", "tenant")
+    sessions = _with_caller(LoginSession.objects.all())
     if lock:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(lookup=parsed.lookup).first()
@@ -91,8 +124,7 @@ def api_token_for(token: str) -> ApiToken | None:
     parsed = tokens.parse_token(token)
     if parsed is None or parsed.kind != tokens.API:
         return None
-    api_token = (ApiToken.objects.select_related("user", "tenant")
-                 .filter(lookup=parsed.lookup).first())
+    api_token = _with_caller(ApiToken.objects.filter(lookup=parsed.lookup)).first()
     if (api_token is None or not tokens.token_matches(token, api_token.secret_hash)
             or api_token.expires_at <= timezone.now()):
         return None

@@ -3,9 +3,10 @@ same run, against an `mlflow server`.
 
 The MLflow server is installed in a throwaway virtualenv ($MLFLOW_VENV, default
 /tmp/mlflow-venv, created with `pip install $MLFLOW_SPEC` when missing, as
-/work/shared/peer-bench/run.sh does), never in the project's. Ours is gunicorn (2 gthread
-workers x 4 threads, SQLite, filesystem storage) as bench/transfer.py starts it; MLflow's is
-`mlflow server --workers 2` on SQLite, its job runner off. Both are seeded through
+/work/shared/peer-bench/run.sh does), never in the project's. Both run --workers processes
+(default 2): ours gunicorn gthread workers of --threads threads (default 4; SQLite,
+filesystem storage) as bench/transfer.py starts it, MLflow's `mlflow server --workers N` on
+SQLite, its job runner off. Both are seeded through
 MlflowClient with --models registered models, each with a tag, one version and a
 `champion` alias. Then, with the
 pinned client (mlflow-skinny) of our .venv, each operation runs --requests times,
@@ -16,7 +17,8 @@ It prints p50/p95 (ms) and req/s per operation for both, and ours relative to ML
 (latency ratio = MLflow's / ours and throughput ratio = ours / MLflow's, so >= 1 means at
 least as fast).
 
-    .venv/bin/python bench/mlflow_client.py [--models 200] [--requests 200]
+    .venv/bin/python bench/mlflow_client.py [--models 200] [--requests 200] [--workers 2]
+        [--threads 4]
 """
 
 import argparse
@@ -55,7 +57,7 @@ print(api_token_create(actor=actor_for(user=user, tenant=tenant), name="bench",
 
 
 class MlflowServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, workers: int) -> None:
         if not (MLFLOW_VENV / "bin" / "mlflow").exists():
             subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
             subprocess.run([str(MLFLOW_VENV / "bin" / "pip"), "install", "-q", MLFLOW_SPEC],
@@ -65,7 +67,7 @@ class MlflowServer:
         # Its own process group, so its workers stop with it.
         self.process = subprocess.Popen(
             [str(MLFLOW_VENV / "bin" / "mlflow"), "server", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "2",
+             "--port", str(self.port), "--workers", str(workers),
              "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
              "--serve-artifacts", "--artifacts-destination", str(workdir / "mlflow-artifacts")],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -129,6 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     arguments = parser.parse_args()
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -138,7 +142,8 @@ def main() -> None:
         workdir = Path(folder)
         env = backend_env(workdir, None)
         os.environ["MLFLOW_TRACKING_TOKEN"] = django_run(env, SETUP).strip()
-        ours, theirs = Server(env), MlflowServer(workdir)
+        ours = Server(env, workers=arguments.workers, threads=arguments.threads)
+        theirs = MlflowServer(workdir, arguments.workers)
         try:
             servers = {"ours": f"http://127.0.0.1:{ours.port}",
                        "mlflow": f"http://127.0.0.1:{theirs.port}"}
@@ -147,8 +152,9 @@ def main() -> None:
             for client in clients.values():
                 seed(client, arguments.models)
             print(f"workload: {arguments.models} registered models, {arguments.requests} "
-                  f"requests per operation; ours: gunicorn 2x4 gthread, SQLite; "
-                  f"mlflow server --workers 2, SQLite ({MLFLOW_SPEC}); client mlflow-skinny")
+                  f"requests per operation; ours: gunicorn {arguments.workers}x"
+                  f"{arguments.threads} gthread, SQLite; mlflow server --workers "
+                  f"{arguments.workers}, SQLite ({MLFLOW_SPEC}); client mlflow-skinny")
             print(f"machine: {describe()}")
             header = (f"{'operation':28} {'clients':>7} | {'ours p50':>8} {'p95':>7} "
                       f"{'req/s':>7} | {'mlflow p50':>10} {'p95':>7} {'req/s':>7} | "

@@ -143,11 +143,11 @@ def sha256_of(path: Path, copy_to: Path | None = None) -> str:
 class Server:
     """gunicorn serving the registry with the environment of one backend."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, workers: int = 2, threads: int = 4) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
              "--timeout", "0", "--log-level", "warning"],
             cwd=ROOT, env={**env, **MALLOC_ENV},
         )

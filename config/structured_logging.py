@@ -48,8 +48,9 @@ FOREIGN_PRE_CHAIN = [
 def configure_structlog() -> None:
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            # A line below the level is dropped before any work is done for it.
             structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.PositionalArgumentsFormatter(),

@@ -62,15 +62,35 @@ class LoggedModel(models.Model):
         return self.model_id
 
 
-class LoggedModelFile(models.Model):
-    logged_model = models.ForeignKey(LoggedModel, on_delete=models.CASCADE,
-                                     related_name="files")
+class StoredFile(models.Model):
+    """A file uploaded through the tracking surface: its path and its bytes (a blob of the
+    registry's storage), until a version is registered from it."""
+
     path = models.CharField(max_length=1000)
     blob = models.ForeignKey(Blob, on_delete=models.PROTECT)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class LoggedModelFile(StoredFile):
+    logged_model = models.ForeignKey(LoggedModel, on_delete=models.CASCADE,
+                                     related_name="files")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["logged_model", "path"],
                                                name="mlflow_logged_file_unique_path")]
 
-    def __str__(self) -> str:
-        return self.path
+
+class RunArtifact(StoredFile):
+    """A file logged to a run's artifact root (`mlflow.log_artifact`), outside any logged
+    model; it becomes a version's file when the run folder holding it is registered."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="artifacts")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "path"],
+                                               name="mlflow_run_artifact_unique_path")]

@@ -6,14 +6,17 @@ and are not listed here; a new MLflow version takes the number after the highest
 version of the model, so it never collides with them.
 """
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, QuerySet, Subquery
+from typing import NamedTuple
+
+from django.db.models import Exists, F, Max, OuterRef, QuerySet, Subquery
 
 from accounts.actor import Actor
 from mlflow_compat.errors import does_not_exist, invalid_parameter
-from mlflow_compat.models import LoggedModel
+from mlflow_compat.models import DEFAULT_EXPERIMENT, Experiment, LoggedModel, Run, RunArtifact
 from registry import selectors as registry_selectors
 from registry.models import (
     ArtifactFile,
+    Blob,
     ModelAlias,
     ModelMetadata,
     ModelVersion,
@@ -34,6 +37,9 @@ PENDING_REGISTRATION = "PENDING_REGISTRATION"
 FAILED_REGISTRATION = "FAILED_REGISTRATION"
 # Files every tenant policy lets download (registry.selectors.file_is_downloadable).
 SETTLED = (ScanStatus.CLEAN, ScanStatus.RELEASED)
+DEFAULT_EXPERIMENT_ID = "0"
+# What the artifact URI of a run or experiment starts with (tracking._experiment_json).
+ARTIFACTS_SCHEME = "mlflow-artifacts:/"
 
 
 def semver_of(number: int) -> str:
@@ -56,65 +62,112 @@ def mlflow_versions(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
 
 def model_by_name(actor: Actor, name: str | None, *, details: bool = False) -> RegisteredModel:
     """The visible model `name`; with `details`, fetched with what its MLflow form shows."""
-    models = registry_selectors.models_visible_to(actor)
-    model = (with_model_details(models) if details else models).filter(name=name or "").first()
+    models = registry_selectors.models_visible_to(actor).filter(name=name or "")
+    model = (next(iter(models_with_details(models[:1])), None) if details else models.first())
     if model is None:
         raise does_not_exist(f"Registered Model with name={name} not found")
     return model
 
 
-def with_model_details(queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
-    """What a registered model's MLflow form shows, prefetched once for a whole page into
-    plain lists (`mlflow_metadata`, `mlflow_aliases`): a prefetch into the related managers
-    builds one queryset per row, which dominated a page's time. The key's name and an
-    alias's version are read as columns (`key_name`, `version_string`, `version_major`),
-    not as rows of their own."""
-    return queryset.select_related("owner").prefetch_related(
-        Prefetch("metadata", queryset=_metadata(ModelMetadata), to_attr="mlflow_metadata"),
-        Prefetch("aliases", queryset=ModelAlias.objects.annotate(
-            version_string=F("version__version"), version_major=F("version__version_major")),
-            to_attr="mlflow_aliases"),
-    )
+# A page's details are read as plain values, grouped by row in Python: model instances and
+# Django's prefetching cost more than the queries themselves on a page of 100.
+# Only the columns the MLflow forms show are read (a model's readme, a version's JSON
+# columns are not), for versions only shown (services read the rest).
+MODEL_FIELDS = ("name", "description", "created_at", "updated_at")
+VERSION_FIELDS = ("version", "version_major", "description", "source_uri", "created_at",
+                  "updated_at", "model_id")
+Tag = tuple[str, str]  # (key, value)
 
 
-def with_version_details(queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
-    """As `with_model_details`, for versions: `mlflow_metadata` and `mlflow_aliases`, and
+class Alias(NamedTuple):
+    name: str
+    version_id: int
+    version: str
+    version_major: int
+
+
+def models_with_details(queryset: QuerySet[RegisteredModel]) -> list[RegisteredModel]:
+    """The models of `queryset` with what their MLflow form shows: `mlflow_owner` (the
+    owner's username), `mlflow_metadata` (tags) and `mlflow_aliases` (Alias)."""
+    models = list(queryset.annotate(mlflow_owner=F("owner__username")).only(*MODEL_FIELDS))
+    metadata = _grouped(ModelMetadata.objects.filter(owner__in=models).order_by("key__name")
+                        .values_list("owner_id", "key__name", "value"))
+    aliases = _grouped(ModelAlias.objects.filter(model__in=models).order_by("name").values_list(
+        "model_id", "name", "version_id", "version__version", "version__version_major"))
+    for model in models:
+        model.mlflow_metadata = [(key, value) for key, value in metadata.get(model.pk, [])]
+        model.mlflow_aliases = [Alias(*alias) for alias in aliases.get(model.pk, [])]
+    return models
+
+
+def versions_with_details(queryset: QuerySet[ModelVersion], *,
+                          models: list[RegisteredModel] | None = None) -> list[ModelVersion]:
+    """As `models_with_details`, for versions: `mlflow_model_name`, `mlflow_creator`,
+    `mlflow_scan_policy` (the tenant's), `mlflow_metadata`, `mlflow_aliases` (names) and
     `mlflow_files_unsettled`: whether a file is neither clean nor released (only then does
-    `registration_status` read the files)."""
+    `registration_status` read the files). With `models` (from `models_with_details`), the
+    aliases are taken from theirs."""
     unsettled = registry_selectors.untrashed(ArtifactFile.objects.filter(
         model_version=OuterRef("pk"))).exclude(scan_status__in=SETTLED)
-    return queryset.select_related("model__tenant", "created_by").annotate(
-        mlflow_files_unsettled=Exists(unsettled)).prefetch_related(
-        Prefetch("metadata", queryset=_metadata(ModelVersionMetadata), to_attr="mlflow_metadata"),
-        Prefetch("aliases", queryset=ModelAlias.objects.only("name", "version"),
-                 to_attr="mlflow_aliases"),
-    )
+    versions = list(queryset.annotate(
+        mlflow_files_unsettled=Exists(unsettled), mlflow_model_name=F("model__name"),
+        mlflow_creator=F("created_by__username"),
+        mlflow_scan_policy=F("model__tenant__scan_policy")))
+    metadata = _grouped(ModelVersionMetadata.objects.filter(owner__in=versions)
+                        .order_by("key__name")
+                        .values_list("owner_id", "key__name", "value"))
+    if models is None:
+        aliases = _grouped(ModelAlias.objects.filter(version__in=versions).order_by("name")
+                           .values_list("version_id", "name"))
+    else:
+        aliases = {}
+        for model in models:
+            for alias in model.mlflow_aliases:
+                aliases.setdefault(alias.version_id, []).append((alias.name,))
+    for version in versions:
+        version.mlflow_metadata = [(key, value) for key, value in metadata.get(version.pk, [])]
+        version.mlflow_aliases = [name for name, in aliases.get(version.pk, [])]
+    return versions
 
 
-def _metadata(entry_class: type[ModelMetadata | ModelVersionMetadata]) -> QuerySet:
-    return entry_class.objects.annotate(key_name=F("key__name")).only("value", "owner")
+def versions_page(queryset: QuerySet[ModelVersion]) -> list[ModelVersion]:
+    """`versions_with_details` of versions that are only shown."""
+    return versions_with_details(queryset.only(*VERSION_FIELDS))
+
+
+def _grouped(rows) -> dict[int, list[tuple]]:
+    """`(owner id, *values)` rows as owner id → [values]."""
+    grouped: dict[int, list[tuple]] = {}
+    for owner, *values in rows:
+        grouped.setdefault(owner, []).append(tuple(values))
+    return grouped
 
 
 def latest_versions(models: list[RegisteredModel]) -> dict[int, ModelVersion]:
-    """Each model's highest MLflow version, with its details: model id → version."""
+    """Each model's highest MLflow version, with its details: model id → version. `models`
+    come from `models_with_details`."""
     highest = mlflow_versions(registry_selectors.untrashed(
         ModelVersion.objects.filter(model=OuterRef("model")))).order_by(
         "-version_major").values("pk")[:1]
-    versions = with_version_details(ModelVersion.objects.filter(model__in=models,
-                                                                pk=Subquery(highest)))
+    versions = versions_with_details(ModelVersion.objects.filter(
+        model__in=models, pk=Subquery(highest)).only(*VERSION_FIELDS), models=models)
     return {version.model_id: version for version in versions}
 
 
 def _versions_named(actor: Actor, name: str | None) -> QuerySet[ModelVersion]:
     """The versions of the visible model `name`, read in one query with the version: a
     version is visible exactly when its model is."""
-    return with_version_details(registry_selectors.model_versions_visible_to(actor).filter(
-        model__name=name or ""))
+    return registry_selectors.model_versions_visible_to(actor).filter(model__name=name or "")
+
+
+def version_with_details(queryset: QuerySet[ModelVersion]) -> ModelVersion | None:
+    return next(iter(versions_with_details(queryset[:1])), None)
 
 
 def version_of(actor: Actor, name: str | None, number) -> ModelVersion:
     number = version_number(number)
-    version = _versions_named(actor, name).filter(version=semver_of(number)).first()
+    version = version_with_details(_versions_named(actor, name).filter(
+        version=semver_of(number)))
     if version is None:
         model_by_name(actor, name)  # a missing model is reported as one
         raise does_not_exist(f"Model Version (name={name}, version={number}) not found")
@@ -122,8 +175,8 @@ def version_of(actor: Actor, name: str | None, number) -> ModelVersion:
 
 
 def version_by_alias(actor: Actor, name: str | None, alias: str | None) -> ModelVersion:
-    version = mlflow_versions(_versions_named(actor, name).filter(aliases__name=alias or "")
-                              ).first()
+    version = version_with_details(mlflow_versions(_versions_named(actor, name).filter(
+        aliases__name=alias or "")).only(*VERSION_FIELDS))
     if version is None:
         model_by_name(actor, name)
         raise does_not_exist(f"Registered model alias {alias} not found.")
@@ -141,11 +194,11 @@ def registration_status(version: ModelVersion) -> tuple[str, str]:
     pending file keeps the version PENDING_REGISTRATION; a flagged or errored file that is
     not downloadable fails it, with the findings. A version without files is READY: its
     source is a URI the registry never dereferences. `version` comes from
-    `with_version_details`.
+    `versions_with_details`.
     """
     if not version.mlflow_files_unsettled:
         return READY, ""
-    policy = version.model.tenant.scan_policy
+    policy = version.mlflow_scan_policy
     files = list(registry_selectors.version_files(version).order_by("path"))
     blocked = [file for file in files if not registry_selectors.file_is_downloadable(file, policy)]
     if any(file.scan_status == ScanStatus.PENDING for file in blocked):
@@ -182,3 +235,63 @@ def logged_model_of(actor: Actor, model_id) -> LoggedModel:
     if model is None:
         raise does_not_exist(f"Logged model with ID '{model_id}' not found.")
     return model
+
+
+def experiment_id(experiment: Experiment) -> str:
+    return DEFAULT_EXPERIMENT_ID if experiment.name == DEFAULT_EXPERIMENT else str(experiment.pk)
+
+
+def run_of(actor: Actor, run_id) -> Run:
+    """A run of the actor's tenant (tracking data is per tenant, not per object)."""
+    run = (Run.objects.select_related("experiment")
+           .filter(experiment__tenant=actor.tenant, run_id=str(run_id or "")).first())
+    if run is None:
+        raise does_not_exist(f"Run with id={run_id} not found")
+    return run
+
+
+def run_folder(actor: Actor, path: str) -> tuple[Run, str] | None:
+    """The run `<experiment>/<run_id>/artifacts[/<folder>]` names (its artifact root) and
+    the folder, when the path is of that form; a run of another tenant is missing."""
+    experiment, run_id, root, *folder = path.strip("/").split("/") + [""]
+    if root != "artifacts" or experiment == "" or run_id in ("", "models"):
+        return None
+    run = run_of(actor, run_id)
+    if experiment_id(run.experiment) != experiment:
+        raise does_not_exist(f"Run with id={run_id} not found")
+    return run, "/".join(folder).strip("/")
+
+
+def run_artifacts(run: Run, folder: str = "") -> list[RunArtifact]:
+    """The run's artifacts under `folder` (all of them for the root), by path."""
+    artifacts = run.artifacts.select_related("blob").order_by("path")
+    return list(artifacts.filter(path__startswith=f"{folder}/") if folder else artifacts)
+
+
+def scanned_copy(run_artifact: RunArtifact) -> ArtifactFile | None:
+    """A file of the run's tenant with the artifact's bytes that may be downloaded: run
+    artifacts are scanned as the files of the versions registered from them, so their
+    bytes leave the registry only once a scan let them."""
+    tenant = run_artifact.run.experiment.tenant
+    copies = (ArtifactFile.objects.select_related("blob", "tenant")
+              .filter(tenant=tenant, blob=run_artifact.blob).order_by("pk"))
+    return next((copy for copy in copies
+                 if registry_selectors.file_is_downloadable(copy, tenant.scan_policy)), None)
+
+
+def tracked_files(actor: Actor, *, model_id: str, source: str) -> list[tuple[str, Blob]]:
+    """The files a new version takes: a logged model's uploads (`model_id`), or the run
+    artifacts under a run folder of the tenant its `source` names (what
+    `register_model("runs:/<run_id>/<path>")` sends), with paths relative to that folder;
+    none for any other source (a URI the registry never dereferences)."""
+    if model_id:
+        logged_model = logged_model_of(actor, model_id)
+        return [(upload.path, upload.blob) for upload in logged_model.files.select_related("blob")]
+    if not source.startswith(ARTIFACTS_SCHEME):
+        return []
+    folder = run_folder(actor, source.removeprefix(ARTIFACTS_SCHEME))
+    if folder is None:
+        return []
+    run, prefix = folder
+    return [(artifact.path.removeprefix(f"{prefix}/") if prefix else artifact.path,
+             artifact.blob) for artifact in run_artifacts(run, prefix)]

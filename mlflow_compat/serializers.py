@@ -1,5 +1,5 @@
 """Our rows in MLflow's protobuf JSON (model_registry.proto field names), as fetched with
-`selectors.with_model_details` / `with_version_details`."""
+`selectors.models_with_details` / `versions_with_details`."""
 
 from datetime import datetime
 
@@ -11,9 +11,9 @@ def _milliseconds(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _tags(metadata) -> list[dict]:
-    return [{"key": entry.key_name, "value": entry.value} for entry in metadata
-            if not entry.key_name.startswith(selectors.RESERVED_PREFIX)]
+def _tags(metadata: list[selectors.Tag]) -> list[dict]:
+    return [{"key": key, "value": value} for key, value in metadata
+            if not key.startswith(selectors.RESERVED_PREFIX)]
 
 
 def _number(version: ModelVersion) -> str:
@@ -25,26 +25,26 @@ def registered_model(model: RegisteredModel, latest: ModelVersion | None) -> dic
         "name": model.name,
         "creation_timestamp": _milliseconds(model.created_at),
         "last_updated_timestamp": _milliseconds(model.updated_at),
-        "user_id": model.owner.username,
+        "user_id": model.mlflow_owner,
         "description": model.description,
-        "latest_versions": [model_version(latest, model_name=model.name)] if latest else [],
+        "latest_versions": [model_version(latest)] if latest else [],
         "tags": _tags(model.mlflow_metadata),
         "aliases": [{"alias": alias.name, "version": str(alias.version_major)}
                     for alias in model.mlflow_aliases
-                    if alias.version_string == selectors.semver_of(alias.version_major)],
+                    if alias.version == selectors.semver_of(alias.version_major)],
     }
 
 
-def model_version(version: ModelVersion, model_name: str | None = None) -> dict:
+def model_version(version: ModelVersion) -> dict:
     status, message = selectors.registration_status(version)
-    reserved = {entry.key_name: entry.value for entry in version.mlflow_metadata
-                if entry.key_name.startswith(selectors.RESERVED_PREFIX)}
+    reserved = {key: value for key, value in version.mlflow_metadata
+                if key.startswith(selectors.RESERVED_PREFIX)}
     return {
-        "name": model_name or version.model.name,
+        "name": version.mlflow_model_name,
         "version": _number(version),
         "creation_timestamp": _milliseconds(version.created_at),
         "last_updated_timestamp": _milliseconds(version.updated_at),
-        "user_id": version.created_by.username,
+        "user_id": version.mlflow_creator,
         "current_stage": "None",
         "description": version.description,
         "source": version.source_uri,
@@ -53,5 +53,5 @@ def model_version(version: ModelVersion, model_name: str | None = None) -> dict:
         "status": status,
         "status_message": message,
         "tags": _tags(version.mlflow_metadata),
-        "aliases": [alias.name for alias in version.mlflow_aliases],
+        "aliases": version.mlflow_aliases,
     }

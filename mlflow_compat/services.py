@@ -2,6 +2,8 @@
 registry services where MLflow's operation differs (numbered versions, reserved tags).
 Rights, validation and tenancy are the registry's."""
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from accounts.actor import Actor
@@ -9,7 +11,7 @@ from accounts.errors import require_scope
 from mlflow_compat import selectors
 from mlflow_compat.errors import invalid_parameter
 from registry import services
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import Blob, ModelVersion, RegisteredModel
 
 
 def _check_tag_keys(keys) -> None:
@@ -40,15 +42,14 @@ def registered_model_delete(*, actor: Actor, model: RegisteredModel) -> None:
 @transaction.atomic
 def model_version_create(*, actor: Actor, model: RegisteredModel, source: str, run_id: str,
                          run_link: str, description: str, tags: dict[str, str],
-                         logged_model_id: str = "") -> ModelVersion:
-    """With a logged model's id, the version's files are that model's uploads (scanned as
-    any new file)."""
+                         files: Iterable[tuple[str, Blob]] = ()) -> ModelVersion:
+    """`files` ((path, blob): a logged model's uploads or a run's artifacts, see
+    `selectors.tracked_files`) become the version's files, scanned as any new file."""
     _check_tag_keys(tags)
     require_scope(actor)
     # Locks the model, so concurrent creations take consecutive numbers.
     locked = services.catalog_entry_for_change(entry_class=RegisteredModel, actor=actor,
                                                entry_id=model.pk, field="name")
-    logged_model = selectors.logged_model_of(actor, logged_model_id) if logged_model_id else None
     reserved = {selectors.RUN_ID_KEY: run_id, selectors.RUN_LINK_KEY: run_link}
     version = services.version_create(
         version_class=ModelVersion, actor=actor, parent_id=locked.pk,
@@ -56,9 +57,8 @@ def model_version_create(*, actor: Actor, model: RegisteredModel, source: str, r
         description=description, source_uri=source,
         metadata={**tags, **{key: value for key, value in reserved.items() if value}},
     )
-    for upload in logged_model.files.select_related("blob") if logged_model else []:
-        services.file_create_from_blob(actor=actor, version=version, path=upload.path,
-                                       blob=upload.blob)
+    for path, blob in files:
+        services.file_create_from_blob(actor=actor, version=version, path=path, blob=blob)
     return version
 
 

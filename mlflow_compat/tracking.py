@@ -2,7 +2,8 @@
 registered_model_name=...)` calls in the pinned client: experiments, runs and MLflow 3 logged
 models, per tenant. Anyone who may create objects in the tenant may track; params, metrics
 and tags are stored as JSON. Artifacts of a logged model are uploaded to
-`mlflow-artifacts:/<experiment>/models/<model_id>/artifacts/...` (artifact_upload)."""
+`mlflow-artifacts:/<experiment>/models/<model_id>/artifacts/...`, those of a run to
+`mlflow-artifacts:/<experiment>/<run_id>/artifacts/...` (artifact_upload)."""
 
 import shutil
 import tempfile
@@ -13,15 +14,22 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.actor import Actor
-from mlflow_compat import selectors
+from mlflow_compat import search, selectors
 from mlflow_compat.errors import MlflowError, does_not_exist, invalid_parameter
-from mlflow_compat.models import DEFAULT_EXPERIMENT, Experiment, LoggedModel, LoggedModelFile, Run
-from mlflow_compat.views import Params, _required, _text, endpoint
+from mlflow_compat.models import (
+    DEFAULT_EXPERIMENT,
+    Experiment,
+    LoggedModel,
+    LoggedModelFile,
+    Run,
+    RunArtifact,
+)
+from mlflow_compat.views import Params, _page, _required, _text, endpoint
 from registry.services import quota_check, require_creator
 from registry.storage.blobs import blob_store_stream
 from registry.validators import validate_file_path
 
-DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_ID = selectors.DEFAULT_EXPERIMENT_ID
 MODELS_FOLDER = "models"
 UPLOAD_SPOOL_BYTES = 8 * 2**20
 
@@ -39,10 +47,6 @@ def _pairs(params: Params, key: str) -> dict[str, str]:
 
 # --- Experiments ---------------------------------------------------------------------------
 
-def _experiment_id(experiment: Experiment) -> str:
-    return DEFAULT_EXPERIMENT_ID if experiment.name == DEFAULT_EXPERIMENT else str(experiment.pk)
-
-
 def experiment_of(actor: Actor, experiment_id) -> Experiment:
     experiment_id = str(experiment_id or "")
     if experiment_id == DEFAULT_EXPERIMENT_ID:
@@ -55,7 +59,7 @@ def experiment_of(actor: Actor, experiment_id) -> Experiment:
 
 
 def _experiment_json(experiment: Experiment) -> dict:
-    experiment_id = _experiment_id(experiment)
+    experiment_id = selectors.experiment_id(experiment)
     created = int(experiment.created_at.timestamp() * 1000)
     return {"experiment_id": experiment_id, "name": experiment.name,
             "artifact_location": f"mlflow-artifacts:/{experiment_id}",
@@ -87,21 +91,36 @@ def experiment_create(actor: Actor, params: Params) -> dict:
         tenant=actor.tenant, name=name, defaults={"tags": _pairs(params, "tags")})
     if not created:
         raise MlflowError("RESOURCE_ALREADY_EXISTS", f"Experiment '{name}' already exists.")
-    return {"experiment_id": _experiment_id(experiment)}
+    return {"experiment_id": selectors.experiment_id(experiment)}
+
+
+EXPERIMENT_ORDER = {"name": "name", "creation_time": "created_at",
+                    "last_update_time": "created_at", "experiment_id": "pk"}
+
+
+@endpoint("experiments/search", "POST", "GET")
+def experiment_search(actor: Actor, params: Params) -> dict:
+    """The tenant's experiments (all active: none is deleted here), filtered by name (=, !=,
+    LIKE, ILIKE), newest first unless `order_by` says otherwise, in pages."""
+    Experiment.objects.get_or_create(tenant=actor.tenant, name=DEFAULT_EXPERIMENT)
+    experiments = Experiment.objects.filter(tenant=actor.tenant)
+    for clause in search.parse_filter(params.get("filter")):
+        if clause.attribute != "name" or clause.operator == "IN":
+            raise invalid_parameter(f"Invalid filter on {clause.key!r}: experiments are "
+                                    "searched by name (=, !=, LIKE, ILIKE).")
+        experiments = experiments.filter(
+            search.value_condition("name", clause.operator, clause.value))
+    order = search.order_fields(params.get("order_by") or ["creation_time DESC"],
+                                EXPERIMENT_ORDER, ["pk"])
+    rows, token = _page(experiments.order_by(*order), params, default=1000, limit=50_000)
+    return {"experiments": [_experiment_json(experiment) for experiment in rows],
+            **({"next_page_token": token} if token else {})}
 
 
 # --- Runs ----------------------------------------------------------------------------------
 
-def run_of(actor: Actor, run_id) -> Run:
-    run = (Run.objects.select_related("experiment")
-           .filter(experiment__tenant=actor.tenant, run_id=str(run_id or "")).first())
-    if run is None:
-        raise does_not_exist(f"Run with id={run_id} not found")
-    return run
-
-
 def _run_json(run: Run) -> dict:
-    experiment_id = _experiment_id(run.experiment)
+    experiment_id = selectors.experiment_id(run.experiment)
     pairs = lambda values: [{"key": key, "value": value} for key, value in values.items()]  # noqa: E731
     return {
         "info": {"run_id": run.run_id, "run_uuid": run.run_id, "run_name": run.name,
@@ -130,12 +149,13 @@ def run_create(actor: Actor, params: Params) -> dict:
 
 @endpoint("runs/get", "GET")
 def run_get(actor: Actor, params: Params) -> dict:
-    return {"run": _run_json(run_of(actor, params.get("run_id") or params.get("run_uuid")))}
+    run_id = params.get("run_id") or params.get("run_uuid")
+    return {"run": _run_json(selectors.run_of(actor, run_id))}
 
 
 def _run_for_change(actor: Actor, params: Params) -> Run:
     require_creator(actor)
-    run = run_of(actor, params.get("run_id") or params.get("run_uuid"))
+    run = selectors.run_of(actor, params.get("run_id") or params.get("run_uuid"))
     return (Run.objects.select_for_update(of=("self",)).select_related("experiment", "user")
             .get(pk=run.pk))
 
@@ -192,13 +212,13 @@ def run_log_outputs(actor: Actor, params: Params) -> dict:
 # --- Logged models -------------------------------------------------------------------------
 
 def artifact_folder(model: LoggedModel) -> str:
-    return f"{_experiment_id(model.experiment)}/{MODELS_FOLDER}/{model.model_id}/artifacts"
+    return f"{selectors.experiment_id(model.experiment)}/{MODELS_FOLDER}/{model.model_id}/artifacts"
 
 
 def _logged_model_json(model: LoggedModel) -> dict:
     pairs = lambda values: [{"key": key, "value": value} for key, value in values.items()]  # noqa: E731
     return {"info": {"model_id": model.model_id, "name": model.name,
-                     "experiment_id": _experiment_id(model.experiment),
+                     "experiment_id": selectors.experiment_id(model.experiment),
                      "artifact_uri": f"mlflow-artifacts:/{artifact_folder(model)}",
                      "status": model.status, "model_type": model.model_type,
                      "source_run_id": model.run.run_id if model.run else "",
@@ -215,7 +235,7 @@ def logged_model_create(actor: Actor, params: Params) -> dict:
     now = _now()
     model = LoggedModel.objects.create(
         model_id=f"m-{uuid.uuid4().hex}", experiment=experiment,
-        run=run_of(actor, run_id) if run_id else None,
+        run=selectors.run_of(actor, run_id) if run_id else None,
         name=_text(params, "name") or "model", model_type=_text(params, "model_type"),
         params=_pairs(params, "params"), tags=_pairs(params, "tags"),
         created_at=now, updated_at=now)
@@ -278,17 +298,22 @@ def logged_model_search(actor: Actor, params: Params) -> dict:
 # --- Uploads -------------------------------------------------------------------------------
 
 def artifact_upload(actor: Actor, request: HttpRequest, path: str) -> None:
-    """Stores the request body as `path` of the logged model the path names, in the
+    """Stores the request body as `path` of the run or logged model the path names, in the
     registry's storage, within the tenant's quota; it is scanned once registered."""
     require_creator(actor)
     experiment_id, models, model_id, artifacts, *rest = (path.strip("/").split("/") + [""] * 4)
-    file_path = "/".join(rest).strip("/")
-    if models != MODELS_FOLDER or artifacts != "artifacts" or not file_path:
-        raise invalid_parameter("Artifacts are uploaded only to a logged model's folder "
-                                "(<experiment>/models/<model_id>/artifacts/<path>).")
-    model = selectors.logged_model_of(actor, model_id)
-    if _experiment_id(model.experiment) != experiment_id:
-        raise does_not_exist(f"Logged model with ID '{model_id}' not found.")
+    if models == MODELS_FOLDER and artifacts == "artifacts":
+        model = selectors.logged_model_of(actor, model_id)
+        if selectors.experiment_id(model.experiment) != experiment_id:
+            raise does_not_exist(f"Logged model with ID '{model_id}' not found.")
+        owner, file_path = model, "/".join(rest).strip("/")
+    else:
+        folder = selectors.run_folder(actor, path)
+        owner, file_path = folder if folder else (None, "")
+    if not file_path:
+        raise invalid_parameter("Artifacts are uploaded only to a run's or a logged model's "
+                                "folder (<experiment>/<run_id>/artifacts/<path> or "
+                                "<experiment>/models/<model_id>/artifacts/<path>).")
     validate_file_path(file_path)
     quota_check(tenant=actor.tenant, incoming_bytes=int(request.headers.get("Content-Length")
                                                          or 0))
@@ -298,5 +323,9 @@ def artifact_upload(actor: Actor, request: HttpRequest, path: str) -> None:
         shutil.copyfileobj(request, spool, 2**20)
         spool.seek(0)
         blob = blob_store_stream(tenant=actor.tenant, stream=spool)
-        LoggedModelFile.objects.update_or_create(logged_model=model, path=file_path,
+        if isinstance(owner, LoggedModel):
+            LoggedModelFile.objects.update_or_create(logged_model=owner, path=file_path,
+                                                     defaults={"blob": blob})
+        else:
+            RunArtifact.objects.update_or_create(run=owner, path=file_path,
                                                  defaults={"blob": blob})

@@ -155,13 +155,13 @@ def _tags(params: Params) -> dict[str, str]:
 # --- Registered models ---------------------------------------------------------------------
 
 def _detailed_model_json(model: RegisteredModel) -> dict:
-    """`model` as fetched with `selectors.with_model_details`."""
+    """`model` as fetched with `selectors.models_with_details`."""
     return serializers.registered_model(model, selectors.latest_versions([model]).get(model.pk))
 
 
 def _model_json(model: RegisteredModel) -> dict:
     return _detailed_model_json(
-        selectors.with_model_details(RegisteredModel.objects.filter(pk=model.pk)).get())
+        selectors.models_with_details(RegisteredModel.objects.filter(pk=model.pk))[0])
 
 
 @endpoint("registered-models/create", "POST")
@@ -232,10 +232,12 @@ def _model_condition(clause: search.Clause):
     return search.value_condition("name", clause.operator, clause.value)
 
 
-def _page(queryset, params: Params, *, default: int, limit: int) -> tuple[list, str]:
+def _page(queryset, params: Params, *, default: int, limit: int,
+          fetch: Callable[[Any], list] = list) -> tuple[list, str]:
+    """A page of `queryset`'s rows (read with `fetch`) and the next page's token."""
     size = search.max_results(params.get("max_results"), default=default, limit=limit)
     offset = search.page_offset(params.get("page_token"))
-    rows = list(queryset[offset:offset + size + 1])
+    rows = fetch(queryset[offset:offset + size + 1])
     token = search.page_token(offset + size) if len(rows) > size else ""
     return rows[:size], token
 
@@ -246,8 +248,8 @@ def registered_model_search(actor: Actor, params: Params) -> dict:
     for clause in search.parse_filter(params.get("filter")):
         queryset = queryset.filter(_model_condition(clause))
     order = search.order_fields(params.get("order_by") or [], MODEL_ORDER, ["name", "pk"])
-    models, token = _page(selectors.with_model_details(queryset.order_by(*order)), params,
-                          default=100, limit=1000)
+    models, token = _page(queryset.order_by(*order), params, default=100, limit=1000,
+                          fetch=selectors.models_with_details)
     latest = selectors.latest_versions(models)
     return {"registered_models": [serializers.registered_model(model, latest.get(model.pk))
                                   for model in models],
@@ -257,7 +259,7 @@ def registered_model_search(actor: Actor, params: Params) -> dict:
 @endpoint("registered-models/get-latest-versions", "POST", "GET")
 def latest_versions_get(actor: Actor, params: Params) -> dict:
     """Stages are deprecated in MLflow; every version here is in stage "None"."""
-    model = selectors.model_by_name(actor, params.get("name"))
+    model = selectors.model_by_name(actor, params.get("name"), details=True)
     stages = params.get("stages") or []
     latest = selectors.latest_versions([model]).get(model.pk)
     wanted = latest is not None and (not stages or "None" in stages)
@@ -288,8 +290,8 @@ def alias_get(actor: Actor, params: Params) -> dict:
 # --- Model versions ------------------------------------------------------------------------
 
 def _version_json(version: ModelVersion) -> dict:
-    version = selectors.with_version_details(ModelVersion.objects.filter(pk=version.pk)).get()
-    return serializers.model_version(version)
+    return serializers.model_version(
+        selectors.version_with_details(ModelVersion.objects.filter(pk=version.pk)))
 
 
 @endpoint("model-versions/create", "POST")
@@ -299,7 +301,8 @@ def model_version_create(actor: Actor, params: Params) -> dict:
         actor=actor, model=model, source=_text(params, "source"),
         run_id=_text(params, "run_id"), run_link=_text(params, "run_link"),
         description=_text(params, "description"), tags=_tags(params),
-        logged_model_id=_text(params, "model_id"))
+        files=selectors.tracked_files(actor, model_id=_text(params, "model_id"),
+                                      source=_text(params, "source")))
     return {"model_version": _version_json(version)}
 
 
@@ -379,8 +382,8 @@ def model_version_search(actor: Actor, params: Params) -> dict:
         queryset = queryset.filter(_version_condition(clause))
     order = search.order_fields(params.get("order_by") or [], VERSION_ORDER,
                                 ["model__name", "-version_major", "pk"])
-    versions, token = _page(selectors.with_version_details(queryset.order_by(*order)), params,
-                            default=10_000, limit=200_000)
+    versions, token = _page(queryset.order_by(*order), params, default=10_000, limit=200_000,
+                            fetch=selectors.versions_page)
     return {"model_versions": [serializers.model_version(version) for version in versions],
             **({"next_page_token": token} if token else {})}
 
@@ -393,8 +396,8 @@ def _artifact_version(actor: Actor, path: str) -> tuple[ModelVersion | None, str
     version_id, _, rest = rest.partition("/")
     if root != ARTIFACT_ROOT or not (version_id.isascii() and version_id.isdigit()):
         return None, rest
-    version = selectors.with_version_details(
-        registry_selectors.model_versions_visible_to(actor).filter(pk=int(version_id))).first()
+    version = selectors.version_with_details(
+        registry_selectors.model_versions_visible_to(actor).filter(pk=int(version_id)))
     return version, rest
 
 
@@ -402,27 +405,50 @@ def _artifact_not_found(path: str) -> MlflowError:
     return does_not_exist(f"No artifact at '{path}'.")
 
 
+def _entries(files: list[tuple[str, int]], folder: str) -> list[dict]:
+    """The entries directly under `folder` of `files` ((path, size)), as MLflow lists them
+    (basenames)."""
+    entries: dict[str, dict] = {}
+    prefix = f"{folder}/" if folder else ""
+    for path, size in files:
+        if not path.startswith(prefix):
+            continue
+        name, nested, _ = path[len(prefix):].partition("/")
+        entries[name] = ({"path": name, "is_dir": True} if nested else
+                         {"path": name, "is_dir": False, "file_size": size})
+    return [entries[name] for name in sorted(entries)]
+
+
 @csrf_exempt
 def artifacts_list(request: HttpRequest) -> HttpResponse:
-    """`GET ?path=`: the entries directly under `path`, as MLflow lists them (basenames);
-    a path with nothing under it lists nothing, whether missing, hidden or quarantined."""
+    """`GET ?path=`: the entries directly under `path` of a version's or a run's files; a
+    path with nothing under it lists nothing, whether missing, hidden or quarantined."""
     if request.method != "GET":
         return not_found_endpoint(request)
 
     def respond() -> HttpResponse:
-        version, folder = _artifact_version(caller(request), request.GET.get("path", ""))
-        entries: dict[str, dict] = {}
-        prefix = f"{folder}/" if folder else ""
-        for artifact in selectors.version_files(version) if version else []:
-            if not artifact.path.startswith(prefix):
-                continue
-            name, nested, _ = artifact.path[len(prefix):].partition("/")
-            entries[name] = ({"path": name, "is_dir": True} if nested else
-                             {"path": name, "is_dir": False, "file_size": artifact.size})
-        return JsonResponse({"files": [entries[name] for name in sorted(entries)]}
-                            if entries else {})
+        actor, path = caller(request), request.GET.get("path", "")
+        version, folder = _artifact_version(actor, path)
+        if version is not None:
+            files = [(file.path, file.size) for file in selectors.version_files(version)]
+        elif (run_folder := _run_folder(actor, path)) is not None:
+            run, folder = run_folder
+            files = [(artifact.path, artifact.blob.size)
+                     for artifact in selectors.run_artifacts(run, folder)]
+        else:
+            files = []
+        entries = _entries(files, folder)
+        return JsonResponse({"files": entries} if entries else {})
 
     return _guarded(respond)
+
+
+def _run_folder(actor: Actor, path: str):
+    """`selectors.run_folder`, with a missing run listing nothing rather than failing."""
+    try:
+        return selectors.run_folder(actor, path)
+    except MlflowError:
+        return None
 
 
 @csrf_exempt
@@ -434,7 +460,10 @@ def artifact_download(request: HttpRequest, path: str) -> HttpResponse:
         return not_found_endpoint(request)
 
     def respond() -> HttpResponse:
-        version, file_path = _artifact_version(caller(request), path)
+        actor = caller(request)
+        version, file_path = _artifact_version(actor, path)
+        if version is None and (run_folder := _run_folder(actor, path)) is not None:
+            return _run_artifact_response(request, path, *run_folder)
         files = {artifact.path: artifact
                  for artifact in (selectors.version_files(version) if version else [])}
         if posixpath.normpath(file_path) != file_path or file_path not in files:
@@ -445,6 +474,21 @@ def artifact_download(request: HttpRequest, path: str) -> HttpResponse:
             raise _artifact_not_found(path) from error
 
     return _guarded(respond)
+
+
+def _run_artifact_response(request: HttpRequest, path: str, run, file_path: str) -> HttpResponse:
+    """A run artifact's bytes, once a scan let them out (see `selectors.scanned_copy`)."""
+    artifact = run.artifacts.select_related("blob").filter(path=file_path).first()
+    if artifact is None:
+        raise _artifact_not_found(path)
+    copy = selectors.scanned_copy(artifact)
+    if copy is None:
+        raise does_not_exist(f"The artifact at '{path}' is not scanned: it is downloadable "
+                             "once registered as a model version's file that is READY.")
+    try:
+        return file_response(request, copy)
+    except Http404 as error:
+        raise _artifact_not_found(path) from error
 
 
 # The tracking endpoints register themselves with `endpoint` above, so they are imported last.

@@ -87,3 +87,14 @@ def add_file(default_tenant):
                         stream=io.BytesIO(content), declared_size=len(content))
 
     return add
+
+
+@pytest.fixture
+def tracking(server, maintainer_token):
+    """MLflow's fluent API (`mlflow.start_run`, `register_model`) pointed at the server."""
+    import mlflow
+
+    mlflow.set_tracking_uri(server)
+    mlflow.set_registry_uri(server)
+    yield
+    mlflow.end_run()

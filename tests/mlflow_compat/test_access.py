@@ -125,7 +125,7 @@ def test_mlflow_error_shape_and_unknown_endpoints(server, maintainer_token):
     assert (answer.status_code, answer.json()) == (404, {
         "error_code": "RESOURCE_DOES_NOT_EXIST",
         "message": "Registered Model with name=missing not found"})
-    for method, path in [("GET", "/api/2.0/mlflow/experiments/search"),
+    for method, path in [("POST", "/api/2.0/mlflow/experiments/delete"),
                          ("POST", "/api/2.0/mlflow/model-versions/transition-stage"),
                          ("GET", "/api/2.0/mlflow/registered-models/create"),
                          ("POST", "/api/2.0/mlflow-artifacts/artifacts/model-versions/1/x"),

@@ -39,14 +39,6 @@ class Doubler(mlflow.pyfunc.PythonModel):
         return [value * 2 for value in model_input]
 
 
-@pytest.fixture
-def tracking(server, maintainer_token):
-    mlflow.set_tracking_uri(server)
-    mlflow.set_registry_uri(server)
-    yield
-    mlflow.end_run()
-
-
 def log_from_code(tmp_path):
     code = tmp_path / "model_code.py"
     code.write_text(MODEL_CODE)
@@ -122,8 +114,9 @@ def test_uploads_go_only_to_a_logged_models_folder(server, maintainer_token):
                           timeout=30)
     assert (upload.status_code, upload.json()) == (400, {
         "error_code": "INVALID_PARAMETER_VALUE",
-        "message": "Artifacts are uploaded only to a logged model's folder "
-                   "(<experiment>/models/<model_id>/artifacts/<path>)."})
+        "message": "Artifacts are uploaded only to a run's or a logged model's folder "
+                   "(<experiment>/<run_id>/artifacts/<path> or "
+                   "<experiment>/models/<model_id>/artifacts/<path>)."})
     assert not LoggedModelFile.objects.exists()
 
 
