@@ -104,8 +104,7 @@ def current_generation() -> int:
 
 
 def bump_generation() -> None:
-    if not enabled():
-        return
+    # Bumped whether or not this process answers from the cache: another one may.
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no counter yet (or evicted): any new value differs from the old keys'
@@ -126,7 +125,7 @@ class WriteWatcher:
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if enabled() and not str(sql).lstrip().upper().startswith(READ_STATEMENTS):
+        if not str(sql).lstrip()[:9].upper().startswith(READ_STATEMENTS):
             self.pending = True
             try:
                 transaction.on_commit(self._bump_once, using=self.alias)
