@@ -23,6 +23,7 @@ share it (Redis): `GRAPHQL_RESPONSE_CACHE` is on by default only when `REDIS_URL
 import functools
 import hashlib
 import json
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -95,11 +96,17 @@ def enabled() -> bool:
 
 # --------------------------------------------------------------------------- invalidation
 
-def current_generation() -> int:
+def _start_generation() -> None:
+    # A counter that was evicted restarts above every value it had (it counts writes, far
+    # fewer than nanoseconds), so no answer stored under an old value is ever read again.
+    cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+
+
+def current_generation() -> int | None:
     generation = cache.get(GENERATION_KEY)
     if generation is None:
-        cache.add(GENERATION_KEY, 0, timeout=None)
-        generation = cache.get(GENERATION_KEY, 0)
+        _start_generation()
+        generation = cache.get(GENERATION_KEY)
     return generation
 
 
@@ -107,9 +114,8 @@ def bump_generation() -> None:
     # Bumped whether or not this process answers from the cache: another one may.
     try:
         cache.incr(GENERATION_KEY)
-    except ValueError:  # no counter yet (or evicted): any new value differs from the old keys'
-        cache.add(GENERATION_KEY, 0, timeout=None)
-        cache.incr(GENERATION_KEY)
+    except ValueError:  # no counter (never started, or evicted): a new one is newer anyway
+        _start_generation()
 
 
 class WriteWatcher:
@@ -196,6 +202,7 @@ def document_is_cacheable(document: str) -> bool:
 @dataclass(frozen=True)
 class Lookup:
     key: str
+    generation: int
     hit: bytes | None
 
 
@@ -207,8 +214,11 @@ def _caller(actor: Actor) -> list:
 
 
 def lookup(request: HttpRequest, actor: Actor) -> Lookup | None:
-    """The cached answer to `request`'s query (`hit`), or the key to store it under; None when
-    the request is not a cacheable read."""
+    """The cached answer to `request`'s query (`hit`), or where to store it; None when the
+    request is not a cacheable read.
+
+    An entry holds the generation it was computed under (read before computing it) and is
+    an answer only while that is still the current one: one round trip reads both."""
     if (not enabled() or request.method != "POST"
             or request.content_type != "application/json"):
         return None
@@ -221,12 +231,18 @@ def lookup(request: HttpRequest, actor: Actor) -> Lookup | None:
                 or not document_is_cacheable(query)):
             return None
         # The variables as sent, in order: an `order` input's key order is meaningful.
-        material = json.dumps([current_generation(), _caller(actor), query,
-                               body.get("operationName"), body.get("variables")])
+        material = json.dumps([_caller(actor), query, body.get("operationName"),
+                               body.get("variables")])
     except (ValueError, RecursionError):  # not JSON (the view answers it), or too deep
         return None
     key = "graphql-response:" + hashlib.sha256(material.encode()).hexdigest()
-    return Lookup(key=key, hit=cache.get(key))
+    found = cache.get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY)
+    if generation is None and (generation := current_generation()) is None:  # evicted twice
+        return None
+    entry = found.get(key)
+    return Lookup(key=key, generation=generation,
+                  hit=entry[1] if entry is not None and entry[0] == generation else None)
 
 
 def hit_response(found: Lookup) -> HttpResponse:
@@ -239,4 +255,5 @@ def store(found: Lookup, response: HttpResponse, *, had_errors: bool) -> None:
             or set(response.headers) != {"Content-Type"}
             or len(response.content) > settings.GRAPHQL_RESPONSE_CACHE_MAX_BYTES):
         return
-    cache.set(found.key, response.content, timeout=settings.GRAPHQL_RESPONSE_CACHE_TIMEOUT)
+    cache.set(found.key, (found.generation, response.content),
+              timeout=settings.GRAPHQL_RESPONSE_CACHE_TIMEOUT)

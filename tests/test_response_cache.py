@@ -284,6 +284,16 @@ def test_a_rolled_back_write_keeps_the_cached_answer(admin, model, hits, committ
     assert len(hits) == 1
 
 
+def test_an_evicted_generation_restarts_above_the_old_one(admin, model, hits):
+    client = client_of(admin)
+    ask(client)
+    generation = response_cache.current_generation()
+    cache.delete(response_cache.GENERATION_KEY)
+    ask(client)
+    assert hits == []
+    assert response_cache.current_generation() > generation
+
+
 def test_a_write_to_any_table_bumps_the_generation(db, committed):
     """Invalidation does not depend on a list of models: a statement on any table counts."""
     quote = connection.ops.quote_name
