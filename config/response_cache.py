@@ -124,8 +124,7 @@ class WriteWatcher:
     Each write statement registers the bump with `on_commit`, so a savepoint rolled back
     drops only its own; `pending` makes the bumps of one commit a single increment."""
 
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
+    def __init__(self) -> None:
         self.pending = False
         self.context = ExitStack()
 
@@ -133,8 +132,10 @@ class WriteWatcher:
         result = execute(sql, params, many, context)
         if not str(sql).lstrip()[:9].upper().startswith(READ_STATEMENTS):
             self.pending = True
+            # The connection itself, not its alias: PostgreSQL's database creation uses one
+            # that `connections` does not know.
             try:
-                transaction.on_commit(self._bump_once, using=self.alias)
+                context["connection"].on_commit(self._bump_once)
             except transaction.TransactionManagementError:  # manual transaction management
                 self._bump_once()
         return result
@@ -152,7 +153,7 @@ def watch_writes(sender, connection, **kwargs) -> None:
     # for as long as the connection object lives (it holds the watcher).
     if any(isinstance(wrapper, WriteWatcher) for wrapper in connection.execute_wrappers):
         return
-    watcher = WriteWatcher(connection.alias)
+    watcher = WriteWatcher()
     watcher.context.enter_context(connection.execute_wrapper(watcher))
 
 
