@@ -14,7 +14,7 @@ from accounts.errors import AccountErrorCode, CommonErrorCode
 from config import response_cache
 from config.graphql_context import RegistryContext
 from config.graphql_limits import ApiErrorCode, limit_error_code, without_suggestions
-from config.metrics import ERRORS
+from config.metrics import ERRORS, RESPONSE_CACHE_HITS
 from config.user_patterns import user_pattern_statement_timeout
 
 # Deeper JSON than this (variables, extensions) is refused before graphql-core walks it.
@@ -59,6 +59,7 @@ class RegistryGraphQLView(GraphQLView):
         try:
             cached = response_cache.lookup(request, actor)
             if cached is not None and cached.hit is not None:
+                RESPONSE_CACHE_HITS.inc()  # not in the operation counts: nothing was executed
                 return response_cache.hit_response(cached)
             with connection.execute_wrapper(user_pattern_statement_timeout):
                 response = super().dispatch(request, *args, **kwargs)

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from accounts import services as account_services
 from accounts.models import Membership, Role
@@ -96,8 +97,10 @@ def test_a_repeated_read_is_served_from_the_cache_with_identical_bytes(admin, mo
     client = client_of(admin)
     first = ask(client)
     assert hits == []
+    counted = REGISTRY.get_sample_value("registry_graphql_response_cache_hits_total")
     assert ask(client) == first
     assert len(hits) == 1
+    assert REGISTRY.get_sample_value("registry_graphql_response_cache_hits_total") == counted + 1
     settings.GRAPHQL_RESPONSE_CACHE = False
     assert ask(client) == first
     assert len(hits) == 1
