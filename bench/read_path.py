@@ -6,7 +6,10 @@ N times through Django's test client as a tenant admin (the peer driver's caller
 SQLite catalog (MODELS models x 3 versions, every third one tagged `prod`), and prints p50 and
 CPU seconds per query. With `--baseline TREE` it runs the same measurement in TREE (another
 checkout, e.g. `git archive main | tar -x -C /tmp/base`) and in this one, alternating, against
-the same database file, and prints the CPU time ratio baseline/this.
+the same database file, and prints the CPU time ratio baseline/this. With `--response-cache`
+this checkout runs with GRAPHQL_RESPONSE_CACHE on (a local-memory cache), twice: `cold` (the
+generation bumped before every request, as after a write: every answer is computed and stored)
+and `warm` (every answer after the first from the cache).
 
     .venv/bin/python bench/read_path.py --baseline /tmp/base [--models 500] [--runs 60]
 """
@@ -35,8 +38,9 @@ SEARCHES = {"page": None, "tag": {"tags": ["prod"]},
             "prefix": {"name": {"startsWith": "bench-1"}}}
 
 
-def measure(tree: Path, database: Path, models: int, runs: int) -> dict:
-    """Times each search `runs` times in `tree`'s code (run in a child process)."""
+def measure(tree: Path, database: Path, models: int, runs: int, cache: str = "off") -> dict:
+    """Times each search `runs` times in `tree`'s code (run in a child process); `cache` is
+    off, cold or warm (see the module's docstring)."""
     sys.path.insert(0, str(tree))
     os.chdir(tree)
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
@@ -48,6 +52,7 @@ def measure(tree: Path, database: Path, models: int, runs: int) -> dict:
     from django.test import Client
 
     settings.ALLOWED_HOSTS = ["*"]
+    settings.GRAPHQL_RESPONSE_CACHE = cache != "off"
     call_command("migrate", verbosity=0)
     admin = _catalog(models)
     client = Client()
@@ -57,6 +62,9 @@ def measure(tree: Path, database: Path, models: int, runs: int) -> dict:
         body = json.dumps({"query": PAGE, "variables": {"filters": filters, "first": 100}})
         walls, cpus = [], []
         for _ in range(runs + 3):
+            if cache == "cold":
+                from config.response_cache import bump_generation
+                bump_generation()
             wall, cpu = time.perf_counter(), time.process_time()
             response = client.post("/graphql/", data=body, content_type="application/json")
             walls.append(time.perf_counter() - wall)
@@ -101,26 +109,35 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="alternations with --baseline")
     parser.add_argument("--database", type=Path, default=Path("/tmp/read-path-bench.sqlite3"))
+    parser.add_argument("--response-cache", action="store_true",
+                        help="also run this checkout with the response cache, cold and warm")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-cache", default="off", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.database, args.models, args.runs)))
+        print(json.dumps(measure(args.child, args.database, args.models, args.runs,
+                                 args.child_cache)))
         return
 
-    def run(tree: Path) -> dict:
+    def run(tree: Path, cache: str) -> dict:
         out = subprocess.run([sys.executable, __file__, "--child", str(tree), "--models",
                               str(args.models), "--runs", str(args.runs), "--database",
-                              str(args.database)], check=True, capture_output=True, text=True)
+                              str(args.database), "--child-cache", cache],
+                             check=True, capture_output=True, text=True)
         return json.loads(out.stdout.splitlines()[-1])
 
     print(f"workload: {args.models} models x 3 versions, SQLite {args.database}, tenant admin, "
           f"page of 100 with tags and latestVersion, {args.runs} runs per query and round")
     print(f"machine: {describe_machine()}")
-    trees = {"this": HERE} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    trees = {"this": (HERE, "off")}
+    if args.response_cache:
+        trees |= {"cold": (HERE, "cold"), "warm": (HERE, "warm")}
+    if args.baseline:
+        trees["baseline"] = (args.baseline.resolve(), "off")
     results = {name: [] for name in trees}
     for _ in range(args.rounds if args.baseline else 1):
-        for name, tree in trees.items():
-            results[name].append(run(tree))
+        for name, (tree, cache) in trees.items():
+            results[name].append(run(tree, cache))
     for search in SEARCHES:
         line = [f"{search:>6}:"]
         best = {}
@@ -129,8 +146,9 @@ def main() -> None:
             line.append(f"{name} p50 {best[name]['p50_ms']:.1f} ms cpu {best[name]['cpu_ms']:.1f}"
                         f" ms ({rounds[0][search]['bytes']} B)")
         if "baseline" in best:
-            ratio = best["baseline"]["cpu_ms"] / best["this"]["cpu_ms"]
-            line.append(f"cpu ratio baseline/this {ratio:.2f}x")
+            line.extend(f"cpu ratio baseline/{name} "
+                        f"{best['baseline']['cpu_ms'] / best[name]['cpu_ms']:.2f}x"
+                        for name in best if name != "baseline")
         print("  ".join(line))
 
 

@@ -33,6 +33,8 @@ GRAPHQL_LATENCY = Histogram(
     "registry_graphql_request_duration_seconds", "Time to execute a GraphQL operation.",
     ["operation"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 ERRORS = Counter("registry_errors", "Error codes answered to callers.", ["code"])
+RESPONSE_CACHE_HITS = Counter("registry_graphql_response_cache_hits",
+                              "GraphQL reads answered from the response cache.")
 PUSHES = Counter("registry_pushes", "Files stored (uploadFile or completeUpload).", ["tenant"])
 PUSHED_BYTES = Counter("registry_pushed_bytes", "Bytes of the files stored.", ["tenant"])
 PULLS = Counter("registry_pulls", "File downloads (a resumed download counts once).", ["tenant"])

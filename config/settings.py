@@ -315,6 +315,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# GraphQL read queries answered from the cache until the next committed write
+# (config/response_cache.py). The counter and answers must be shared by every process: on by
+# default only with Redis.
+GRAPHQL_RESPONSE_CACHE = env.bool("GRAPHQL_RESPONSE_CACHE", default=bool(REDIS_URL))
+GRAPHQL_RESPONSE_CACHE_TIMEOUT = env.int("GRAPHQL_RESPONSE_CACHE_TIMEOUT", default=300)
+GRAPHQL_RESPONSE_CACHE_MAX_BYTES = env.int("GRAPHQL_RESPONSE_CACHE_MAX_BYTES", default=1024 * 1024)
+
 # --- Monitoring ----------------------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

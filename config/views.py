@@ -11,9 +11,10 @@ from strawberry.types import ExecutionResult
 
 from accounts.authentication import actor_from_request, rejected_credentials_response
 from accounts.errors import AccountErrorCode, CommonErrorCode
+from config import response_cache
 from config.graphql_context import RegistryContext
 from config.graphql_limits import ApiErrorCode, limit_error_code, without_suggestions
-from config.metrics import ERRORS
+from config.metrics import ERRORS, RESPONSE_CACHE_HITS
 from config.user_patterns import user_pattern_statement_timeout
 
 # Deeper JSON than this (variables, extensions) is refused before graphql-core walks it.
@@ -51,12 +52,21 @@ def api_error_response(code: ApiErrorCode, status: int) -> JsonResponse:
 class RegistryGraphQLView(GraphQLView):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         # A refused bearer token answers 401 with `invalid_token` for every operation.
-        if actor_from_request(request).credentials_rejected:
+        actor = actor_from_request(request)
+        if actor.credentials_rejected:
             ERRORS.labels(AccountErrorCode.INVALID_TOKEN.value).inc()
             return rejected_credentials_response()
         try:
+            cached = response_cache.lookup(request, actor)
+            if cached is not None and cached.hit is not None:
+                RESPONSE_CACHE_HITS.inc()  # not in the operation counts: nothing was executed
+                return response_cache.hit_response(cached)
             with connection.execute_wrapper(user_pattern_statement_timeout):
-                return super().dispatch(request, *args, **kwargs)
+                response = super().dispatch(request, *args, **kwargs)
+            if cached is not None:
+                response_cache.store(cached, response,
+                                     had_errors=getattr(request, "graphql_had_errors", True))
+            return response
         except DocumentTooLarge:
             return api_error_response(ApiErrorCode.DOCUMENT_TOO_LARGE, status=413)
         except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE (files do not count)
@@ -90,6 +100,7 @@ class RegistryGraphQLView(GraphQLView):
     def process_result(self, request: HttpRequest, result: ExecutionResult
                        ) -> GraphQLHTTPResponse:
         response = super().process_result(request, result)
+        request.graphql_had_errors = bool(result.errors)
         hide_suggestions = (not settings.GRAPHQL_ANONYMOUS_INTROSPECTION
                             and actor_from_request(request).user is None)
         for error, raised in zip(response.get("errors") or [], result.errors or [],

@@ -40,6 +40,13 @@ def _isolated_media(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _response_cache_off(settings):
+    """A test's writes never commit (its transaction is rolled back), so the response cache
+    would not see them; tests/test_response_cache.py turns it on and runs the commit hooks."""
+    settings.GRAPHQL_RESPONSE_CACHE = False
+
+
+@pytest.fixture(autouse=True)
 def _eager_tasks(request):
     """Tasks run in-process even when the suite has a broker (REDIS_URL, .ci/run's second
     pass); tests marked `real_worker` send them to a real worker instead."""
