@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -17,7 +16,6 @@ from django.utils import timezone
 from accounts.actor import Actor
 from accounts.errors import CodedValidationError, not_found
 from accounts.models import Tenant
-from accounts.selectors import actor_for
 from accounts.services import require_tenant_admin
 from audit import services as audit
 from cleanup import selectors
@@ -370,9 +368,10 @@ def _item_take_back(item_id: int) -> None:
             return
         try:
             with transaction.atomic():
-                trash.version_restore(actor=_restorer(item), version=item.version)
-        except (CodedValidationError, PermissionDenied) as refusal:
-            # Left in the trash for an admin to restore; the item says why.
+                trash.version_restore(actor=None, version=item.version, system=SYSTEM)
+        except CodedValidationError as refusal:
+            # Its version string was taken meanwhile: left in the trash for an admin to
+            # settle; the item says why.
             refused = "; ".join(getattr(refusal, "messages", [str(refusal)]))
             item.skip_reason = f"{reason}; not restored: {refused}"[:300]
             item.save(update_fields=["skip_reason", "updated_at"])
@@ -399,14 +398,6 @@ def _item_purge(item_id: int) -> trash.PurgeResult:
     metrics.CLEANUP_ITEMS.labels("purged").inc()
     metrics.CLEANUP_RECLAIMED_BYTES.labels(item.proposal.tenant.slug).inc(result.bytes_reclaimed)
     return result
-
-
-def _restorer(item: ProposalItem) -> Actor:
-    """The admin who approved the trashing takes it back (trash.version_restore asks for a
-    tenant admin, and names them in the audit trail)."""
-    if item.proposal.approved_by is None:
-        raise PermissionDenied("The approving admin no longer exists.")
-    return actor_for(user=item.proposal.approved_by, tenant=item.proposal.tenant)
 
 
 def _proposal_totals_refresh(proposal_id: int, now: datetime) -> None:

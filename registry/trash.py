@@ -116,29 +116,34 @@ def _require_restorer(actor: Actor, tenant_id: int) -> None:
         raise CodedPermissionDenied("Only tenant admins restore from the trash.")
 
 
-def _refuse_unless_restorable(obj: Version | ArtifactFile) -> None:
+def _refuse_unless_restorable(obj: Version | ArtifactFile, *, system: str | None) -> None:
     if obj.trashed_at is None:
         raise CodedValidationError({"id": "Not in the trash."}, code=Code.NOT_TRASHED)
-    if obj.purge_after <= timezone.now():
+    # The window bounds what people may take back; a system job (cleanup taking back a
+    # version that is in use again) restores whatever has not been purged yet.
+    if system is None and obj.purge_after <= timezone.now():
         raise CodedValidationError(
             {"id": f"The restore window ended at {obj.purge_after.isoformat()}."},
             code=Code.RESTORE_WINDOW_PASSED)
 
 
 @transaction.atomic
-def version_restore(*, actor: Actor, version: Version) -> Version:
+def version_restore(*, actor: Actor | None, version: Version,
+                    system: str | None = None) -> Version:
     """Take a version and the files trashed with it out of the trash (tenant admins, before
-    `purge_after`); it may become its parent's newest version again."""
+    `purge_after`; a `system` job is not asked for rights or the window); it may become its
+    parent's newest version again."""
     kind = kind_of(version)
     parent = (kind.entry_class.objects.select_for_update()
               .filter(pk=getattr(version, f"{kind.parent_field}_id")).first())
     if parent is None:
         raise not_found()
-    _require_restorer(actor, parent.tenant_id)
+    if system is None:
+        _require_restorer(actor, parent.tenant_id)
     version = type(version).objects.select_for_update().filter(pk=version.pk).first()
     if version is None:
         raise not_found()  # purged meanwhile
-    _refuse_unless_restorable(version)
+    _refuse_unless_restorable(version, system=system)
     if selectors.untrashed(type(version).objects.filter(
             **{kind.parent_field: parent, "version": version.version})).exists():
         raise services.duplicate_version(version.version, field="id")
@@ -147,7 +152,7 @@ def version_restore(*, actor: Actor, version: Version) -> Version:
     version.files.filter(trashed_at=trashed_at).update(**UNTRASHED)
     services.latest_version_refresh(parent)
     webhook_events.version_created(version)
-    audit.record(actor=actor, action="restore", obj=version)
+    audit.record(actor=actor, system=system or "", action="restore", obj=version)
     return version
 
 
@@ -161,7 +166,7 @@ def file_restore(*, actor: Actor, artifact: ArtifactFile) -> ArtifactFile:
     artifact = ArtifactFile.objects.select_for_update().filter(pk=artifact.pk).first()
     if artifact is None:
         raise not_found()
-    _refuse_unless_restorable(artifact)
+    _refuse_unless_restorable(artifact, system=None)
     if selectors.untrashed(ArtifactFile.objects.filter(
             **{kind_of(artifact.version).version_field: artifact.version,
                "path": artifact.path})).exists():
@@ -244,7 +249,11 @@ def trash_purge_due(*, now: datetime | None = None, tenant: Tenant | None = None
             due = due.filter(**{f"{kind.parent_field}__tenant": tenant})
         for pk in list(due.order_by("pk").values_list("pk", flat=True)):
             total += _purge_skipping_restored(version_purge, kind.version_class(pk=pk), system)
-    due_files = ArtifactFile.objects.filter(trashed_at__isnull=False, purge_after__lte=now)
+    # Files trashed on their own: those of a trashed version go with it (or, when another
+    # purge holds the version, with that purge).
+    due_files = ArtifactFile.objects.filter(
+        trashed_at__isnull=False, purge_after__lte=now,
+        model_version__trashed_at__isnull=True, dataset_version__trashed_at__isnull=True)
     if tenant is not None:
         due_files = due_files.filter(tenant=tenant)
     for pk in list(due_files.order_by("pk").values_list("pk", flat=True)):

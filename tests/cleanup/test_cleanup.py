@@ -408,6 +408,23 @@ def test_the_purge_job_restores_and_skips_a_version_whose_model_went_to_producti
                                        bytes_reclaimed=len(IMAGES_OWN) + len(SEGMENTER_OWN))
 
 
+def test_a_version_in_use_again_after_its_window_is_still_taken_back(world):
+    proposal = propose()
+    approve(world, proposal)
+    detector = world.versions["detector 1.0.0"].model
+    with at(NOW + timedelta(days=40)):  # past the 30-day window; the purge has not run
+        detector.status = Status.PRODUCTION
+        detector.save()
+        services.proposals_purge()
+
+    item = proposal.items.get(label="detector 1.0.0")
+    assert (item.state, item.skip_reason) == (ItemState.SKIPPED,
+                                              "its model's status is production")
+    assert ModelVersion.objects.get(pk=world.versions["detector 1.0.0"].pk).trashed_at is None
+    assert list(AuditEntry.objects.filter(action="restore").values_list(
+        "actor_kind", "actor_name", "object_name")) == [("system", "cleanup", "1.0.0")]
+
+
 def test_an_interrupted_purge_resumes_and_counts_once(world, monkeypatch):
     proposal = propose()
     approve(world, proposal)
