@@ -111,7 +111,6 @@ def current_generation() -> int | None:
 
 
 def bump_generation() -> None:
-    # Bumped whether or not this process answers from the cache: another one may.
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no counter (never started, or evicted): a new one is newer anyway
@@ -130,7 +129,9 @@ class WriteWatcher:
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if not str(sql).lstrip()[:9].upper().startswith(READ_STATEMENTS):
+        # Off means off in every process (one setting, from one environment): no answers
+        # are kept, so there is nothing to invalidate.
+        if enabled() and not str(sql).lstrip()[:9].upper().startswith(READ_STATEMENTS):
             self.pending = True
             # The connection itself, not its alias: PostgreSQL's database creation uses one
             # that `connections` does not know.

@@ -114,6 +114,14 @@ def test_no_cache_when_disabled(admin, model, hits, settings):
     assert hits == []
 
 
+def test_writes_add_no_commit_hooks_when_disabled(admin, default_tenant, settings,
+                                                 django_capture_on_commit_callbacks):
+    settings.GRAPHQL_RESPONSE_CACHE = False
+    with django_capture_on_commit_callbacks() as callbacks:
+        RegisteredModel.objects.create(tenant=default_tenant, owner=admin, name="quiet")
+    assert callbacks == []
+
+
 @pytest.mark.parametrize("query", [
     "mutation { logout(token: \"x\") }",
     "{ models { edges { node { name usage { total } } } } }",
